@@ -1,0 +1,26 @@
+import { createAksAdapter, type AksAdapter } from "./aks.js";
+import type { AzureConnection } from "./connection.js";
+import { createLogAnalyticsAdapter, type LogAnalyticsAdapter } from "./log-analytics.js";
+import { createResourcesAdapter, type ResourcesAdapter } from "./resources.js";
+import { createSecurityAdapter, type SecurityAdapter } from "./security.js";
+
+/** Everything the engine reads from and writes to Azure, one adapter per service. */
+export interface AzureGateway {
+  readonly aks: AksAdapter;
+  readonly security: SecurityAdapter;
+  readonly resources: ResourcesAdapter;
+  readonly logAnalytics: LogAnalyticsAdapter;
+}
+
+export function createAzureGateway(connection: AzureConnection): AzureGateway {
+  return {
+    aks: createAksAdapter(connection),
+    security: createSecurityAdapter(connection),
+    resources: createResourcesAdapter(connection),
+    logAnalytics: createLogAnalyticsAdapter(connection),
+  };
+}
+
+export type { AzureConnection } from "./connection.js";
+export { AzureApiError } from "./errors.js";
+export type { ManagedClusterModel } from "./aks.js";

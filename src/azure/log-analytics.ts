@@ -1,0 +1,49 @@
+import { OperationalInsightsManagementClient } from "@azure/arm-operationalinsights";
+import type { WorkspaceSnapshot } from "../model/cluster.js";
+import { parseResourceId } from "../model/resource-id.js";
+import { sdkClientOptions, type AzureConnection } from "./connection.js";
+import { azureCall, isNotFound } from "./errors.js";
+
+/** Log Analytics workspaces (Microsoft.OperationalInsights), read to know whether the Defender sensor can send to them. */
+export interface LogAnalyticsAdapter {
+  getWorkspace(workspaceId: string): Promise<WorkspaceSnapshot>;
+}
+
+export function createLogAnalyticsAdapter(connection: AzureConnection): LogAnalyticsAdapter {
+  const clients = new Map<string, OperationalInsightsManagementClient>();
+  const client = (subscriptionId: string): OperationalInsightsManagementClient => {
+    const key = subscriptionId.toLowerCase();
+    let existing = clients.get(key);
+    if (existing === undefined) {
+      existing = new OperationalInsightsManagementClient(connection.credential, subscriptionId, sdkClientOptions(connection));
+      clients.set(key, existing);
+    }
+    return existing;
+  };
+  return {
+    async getWorkspace(workspaceId) {
+      const parsed = parseResourceId(workspaceId);
+      const name = parsed.names[0];
+      if (parsed.resourceGroup === undefined || name === undefined) {
+        return { state: "missing", resourceId: workspaceId };
+      }
+      const resourceGroup = parsed.resourceGroup;
+      try {
+        const workspace = await azureCall(() => client(parsed.subscriptionId).workspaces.get(resourceGroup, name));
+        return {
+          state: "found",
+          resourceId: workspace.id ?? workspaceId,
+          ...(workspace.publicNetworkAccessForIngestion === undefined
+            ? {}
+            : { publicNetworkAccessForIngestion: workspace.publicNetworkAccessForIngestion }),
+          privateLinkScopeIds: (workspace.privateLinkScopedResources ?? [])
+            .map((r) => r.scopeId ?? r.resourceId)
+            .filter((s): s is string => typeof s === "string"),
+        };
+      } catch (error) {
+        if (isNotFound(error)) return { state: "missing", resourceId: workspaceId };
+        throw error;
+      }
+    },
+  };
+}

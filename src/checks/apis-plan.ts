@@ -1,0 +1,39 @@
+import type { Finding } from "../model/checks.js";
+import type { PricingSnapshot, PricingUpdate } from "../model/pricing.js";
+import { extensionStates, isStandardTier, writableExtensions } from "./pricing-body.js";
+import { fields, nonBlankText } from "./read.js";
+
+/** Only the tier counts: the sub-plan of a plan already on Standard is the owner's choice and never changed. */
+export function planApisPlan(pricing: PricingSnapshot, subPlan: string): Finding<PricingUpdate> {
+  const properties = fields(pricing.properties);
+  const tier = nonBlankText(properties?.pricingTier);
+  const currentSubPlan = nonBlankText(properties?.subPlan);
+  const extensions = writableExtensions(properties?.extensions);
+  const details = {
+    pricingTier: tier ?? null,
+    ...(currentSubPlan === undefined ? {} : { subPlan: currentSubPlan }),
+    ...(extensions === undefined ? {} : { extensions: extensionStates(extensions) }),
+  };
+
+  if (isStandardTier(tier)) {
+    const suffix = currentSubPlan === undefined ? "" : ` (sub-plan ${currentSubPlan})`;
+    return { verdict: "compliant", reason: `the Defender for APIs plan is Standard${suffix}`, details };
+  }
+
+  const wantedSubPlan = subPlan.trim();
+  const change: PricingUpdate = {
+    pricingTier: "Standard",
+    ...(wantedSubPlan === "" ? {} : { subPlan: wantedSubPlan }),
+    ...(extensions === undefined ? {} : { extensions }),
+  };
+  return {
+    verdict: "change",
+    reason: `the Defender for APIs plan is ${tier ?? "not set"}`,
+    action:
+      wantedSubPlan === ""
+        ? "set the Defender for APIs plan to Standard"
+        : `set the Defender for APIs plan to Standard with sub-plan ${wantedSubPlan}`,
+    change,
+    details,
+  };
+}

@@ -1,0 +1,129 @@
+import { randomUUID } from "node:crypto";
+import { DefaultAzureCredential } from "@azure/identity";
+import { createAzureGateway, type AzureConnection } from "../azure/index.js";
+import { createEngine, UnsupportedTargetError, type ReconcileTarget, type RunResult } from "../engine/engine.js";
+import { ConfigError, loadConfig, type Config } from "../model/config.js";
+import type { OutcomeRecord } from "../model/outcome.js";
+import { isSubscriptionIdValid, parseResourceId, ResourceIdError } from "../model/resource-id.js";
+import { parseCliArguments, USAGE, UsageError, type CliArguments } from "./args.js";
+import { ProgressBar, renderTable, summarise } from "./render.js";
+import { EstateInputError, startSimulatedAzure, type SimulatedAzure } from "./simulate.js";
+
+export interface CliIo {
+  readonly stdout: NodeJS.WriteStream;
+  readonly stderr: NodeJS.WriteStream;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Bad usage or bad input: exit 2 with one line, before anything is written anywhere. */
+class InputError extends Error {}
+
+function targetsFor(args: CliArguments, config: Config): ReconcileTarget[] | "all-visible" {
+  if (args.command === "reconcile") {
+    const resourceId = args.resourceId ?? "";
+    let parsed;
+    try {
+      parsed = parseResourceId(resourceId);
+    } catch (error) {
+      if (error instanceof ResourceIdError) throw new InputError(error.message);
+      throw error;
+    }
+    checkAllowed(parsed.subscriptionId, config);
+    return [{ kind: "resource", resourceId: parsed.id }];
+  }
+  const requested = args.subscriptions.length > 0 ? args.subscriptions : config.subscriptions;
+  for (const subscriptionId of requested) {
+    if (!isSubscriptionIdValid(subscriptionId)) {
+      throw new InputError(`--subscription '${subscriptionId}' is not a subscription id (GUID)`);
+    }
+    checkAllowed(subscriptionId, config);
+  }
+  if (requested.length === 0) return "all-visible";
+  return requested.map((subscriptionId) => ({ kind: "subscription", subscriptionId }));
+}
+
+function checkAllowed(subscriptionId: string, config: Config): void {
+  if (config.subscriptions.length === 0) return;
+  if (!config.subscriptions.some((s) => s.toLowerCase() === subscriptionId.toLowerCase())) {
+    throw new InputError(`subscription '${subscriptionId}' is outside AUTOPROTECT_SUBSCRIPTIONS`);
+  }
+}
+
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const fail = (message: string): number => {
+    io.stderr.write(`autoprotect: ${message}\n`);
+    return 2;
+  };
+
+  let args: CliArguments;
+  let config: Config;
+  let targets: ReconcileTarget[] | "all-visible";
+  try {
+    const parsed = parseCliArguments(argv);
+    if (parsed === "help") {
+      io.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    args = parsed;
+    config = loadConfig(args.dryRun ? { ...io.env, AUTOPROTECT_MODE: "audit" } : io.env);
+    targets = targetsFor(args, config);
+  } catch (error) {
+    if (error instanceof UsageError) return fail(`${error.message}\n${USAGE}`);
+    if (error instanceof ConfigError || error instanceof InputError) return fail(error.message);
+    throw error;
+  }
+
+  let simulated: SimulatedAzure | undefined;
+  let connection: AzureConnection;
+  if (args.simulate !== undefined) {
+    try {
+      simulated = await startSimulatedAzure(args.simulate);
+    } catch (error) {
+      if (error instanceof EstateInputError) return fail(error.message);
+      throw error;
+    }
+    connection = simulated.connection;
+  } else {
+    connection = { credential: new DefaultAzureCredential() };
+  }
+
+  const started = Date.now();
+  const colour = io.stdout.isTTY && io.env.NO_COLOR === undefined;
+  const progress = new ProgressBar(io.stderr);
+  const outcomes: OutcomeRecord[] = [];
+  let result: RunResult;
+  try {
+    const azure = createAzureGateway(connection);
+    const engine = createEngine({
+      azure,
+      config,
+      onDiscovered: (count) => progress.addTotal(count),
+      onOutcome: (outcome) => {
+        outcomes.push(outcome);
+        if (args.json) io.stdout.write(`${JSON.stringify(outcome)}\n`);
+        progress.resourceDone(outcome.ResourceId, outcome.Check.startsWith("aks."));
+      },
+    });
+    const resolved: ReconcileTarget[] =
+      targets === "all-visible"
+        ? (await azure.resources.listSubscriptionIds()).map((subscriptionId) => ({ kind: "subscription", subscriptionId }))
+        : targets;
+    const runId = randomUUID();
+    result = await engine.reconcile(resolved, { runId, trigger: "cli", mode: config.mode, correlationId: runId });
+    progress.finish();
+    if (simulated !== undefined && args.saveEstate !== undefined) await simulated.save(args.saveEstate);
+  } catch (error) {
+    progress.finish();
+    if (error instanceof UnsupportedTargetError) return fail(error.message);
+    throw error;
+  } finally {
+    await simulated?.close();
+  }
+
+  if (!args.json) {
+    io.stdout.write(renderTable(outcomes, colour));
+    io.stdout.write(`${summarise(outcomes, Date.now() - started, colour)}\n`);
+  }
+  for (const error of result.errors) io.stderr.write(`autoprotect: ${error.scope}: ${error.code}: ${error.message}\n`);
+  return outcomes.some((o) => o.Status === "failed") || result.errors.length > 0 ? 1 : 0;
+}

@@ -1,0 +1,93 @@
+import { STATUSES, type Status } from "../model/checks.js";
+import type { OutcomeRecord } from "../model/outcome.js";
+
+const COLOURS: Record<Status, string> = {
+  compliant: "\u001b[32m",
+  remediated: "\u001b[36m",
+  planned: "\u001b[33m",
+  deferred: "\u001b[35m",
+  skipped: "\u001b[90m",
+  manual: "\u001b[33;1m",
+  failed: "\u001b[31;1m",
+};
+const RESET = "\u001b[0m";
+const BOLD = "\u001b[1m";
+
+function resourceLabel(resourceId: string): string {
+  const parts = resourceId.split("/");
+  const name = parts.at(-1) ?? resourceId;
+  const type = parts.at(-2) ?? "";
+  return type.toLowerCase() === "pricings" ? `Defender plan ${name} (subscription ${parts[2] ?? "?"})` : name;
+}
+
+/** A readable table: one block per resource, one line per check. */
+export function renderTable(outcomes: readonly OutcomeRecord[], colour: boolean): string {
+  const byResource = new Map<string, OutcomeRecord[]>();
+  for (const outcome of outcomes) {
+    const key = outcome.ResourceId.toLowerCase();
+    const group = byResource.get(key) ?? [];
+    group.push(outcome);
+    byResource.set(key, group);
+  }
+  const checkWidth = Math.max(0, ...outcomes.map((o) => o.Check.length));
+  const statusWidth = Math.max(0, ...STATUSES.map((s) => s.length));
+  const lines: string[] = [];
+  for (const group of byResource.values()) {
+    const first = group[0];
+    if (first === undefined) continue;
+    const title = resourceLabel(first.ResourceId);
+    lines.push(colour ? `${BOLD}${title}${RESET}  ${first.ResourceId}` : `${title}  ${first.ResourceId}`);
+    for (const outcome of group) {
+      const status = outcome.Status.padEnd(statusWidth);
+      const painted = colour ? `${COLOURS[outcome.Status]}${status}${RESET}` : status;
+      const action = outcome.Action === "" ? "" : ` -> ${outcome.Action}`;
+      lines.push(`  ${outcome.Check.padEnd(checkWidth)}  ${painted}  ${outcome.Reason}${action}`);
+    }
+    lines.push("");
+  }
+  return lines.join("\n");
+}
+
+export function summarise(outcomes: readonly OutcomeRecord[], elapsedMs: number, colour: boolean): string {
+  const counts = STATUSES.map((status) => [status, outcomes.filter((o) => o.Status === status).length] as const)
+    .filter(([, n]) => n > 0)
+    .map(([status, n]) => (colour ? `${COLOURS[status]}${n} ${status}${RESET}` : `${n} ${status}`));
+  const resources = new Set(outcomes.map((o) => o.ResourceId.toLowerCase())).size;
+  return `${outcomes.length} checks on ${resources} resources: ${counts.join(", ") || "nothing to report"} (${(elapsedMs / 1000).toFixed(1)} s)`;
+}
+
+/** A progress bar on stderr for sweeps over many resources; silent when stderr is not a terminal. */
+export class ProgressBar {
+  private total = 0;
+  private readonly done = new Set<string>();
+  private lastDraw = 0;
+
+  constructor(
+    private readonly stream: NodeJS.WriteStream,
+    private readonly minimum = 20,
+  ) {}
+
+  private get active(): boolean {
+    return this.stream.isTTY && this.total >= this.minimum;
+  }
+
+  addTotal(count: number): void {
+    this.total += count;
+  }
+
+  resourceDone(resourceId: string, clusterScoped: boolean): void {
+    if (!clusterScoped) return;
+    this.done.add(resourceId.toLowerCase());
+    const now = Date.now();
+    if (this.active && (now - this.lastDraw > 100 || this.done.size === this.total)) {
+      this.lastDraw = now;
+      const width = 30;
+      const filled = Math.round((this.done.size / this.total) * width);
+      this.stream.write(`\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${this.done.size}/${this.total} clusters`);
+    }
+  }
+
+  finish(): void {
+    if (this.active) this.stream.write("\r\u001b[2K");
+  }
+}

@@ -1,0 +1,354 @@
+import {
+  applyClusterChanges,
+  describeClusterChanges,
+  exclusionReason,
+  planClusterProtection,
+  planContainersPlan,
+  resolveSensorWorkspaceId,
+} from "../checks/index.js";
+import type { AzureGateway, ManagedClusterModel } from "../azure/index.js";
+import { AzureApiError } from "../azure/errors.js";
+import { RESOURCE_TYPES, type CheckId, type Finding, type Status } from "../model/checks.js";
+import type { ClusterChange, WorkspaceSnapshot } from "../model/cluster.js";
+import type { Config } from "../model/config.js";
+import type { OutcomeRecord } from "../model/outcome.js";
+import type { PricingSnapshot } from "../model/pricing.js";
+import { parseResourceId, pricingId, type ParsedResourceId } from "../model/resource-id.js";
+import { buildOutcome, type OutcomeFields, type RunInfo } from "../outcomes/record.js";
+import { forEachConcurrently } from "./concurrency.js";
+import { armInventory, type Inventory } from "./inventory.js";
+
+/** What a run is asked to look at. An event or request only names it; the engine reads the world itself. */
+export type ReconcileTarget =
+  | { readonly kind: "subscription"; readonly subscriptionId: string }
+  | { readonly kind: "resource"; readonly resourceId: string };
+
+export interface RunError {
+  readonly scope: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface RunResult {
+  readonly outcomes: OutcomeRecord[];
+  /** Failures that belong to no single check (e.g. a subscription whose clusters cannot be listed). */
+  readonly errors: RunError[];
+  /** The soonest any deferred outcome asks to be looked at again. */
+  readonly requeueAfterSeconds: number | undefined;
+}
+
+export interface EngineOptions {
+  readonly azure: AzureGateway;
+  readonly config: Config;
+  readonly now?: () => Date;
+  /** Clusters reconciled in parallel within one subscription. */
+  readonly concurrency?: number;
+  /** Called as each outcome is decided, for progress and streaming sinks. */
+  readonly onOutcome?: (outcome: OutcomeRecord) => void;
+  /** Called with the number of clusters found in a subscription, before they are reconciled (for progress). */
+  readonly onDiscovered?: (count: number) => void;
+  readonly inventory?: Inventory;
+}
+
+export class UnsupportedTargetError extends Error {
+  override readonly name = "UnsupportedTargetError";
+}
+
+const CLUSTER_CHECKS: readonly CheckId[] = [
+  "aks.defender-sensor",
+  "aks.azure-policy",
+  "aks.authorized-ips",
+  "aks.sensor-workspace",
+];
+const CONTAINERS_PLAN: CheckId = "defender.containers-plan";
+const MAX_CONFLICT_RETRIES = 3;
+const BUSY_RETRY_SECONDS = 300;
+
+function describeError(error: unknown): { code: string; message: string } {
+  if (error instanceof AzureApiError) return { code: error.code, message: error.message };
+  if (error instanceof Error) return { code: error.name, message: error.message };
+  return { code: "Error", message: String(error) };
+}
+
+function failureReason(error: unknown): string {
+  const { code, message } = describeError(error);
+  return `${code}: ${message}`;
+}
+
+/** One run of the engine: a fresh cache of what has been read, shared by every resource the run touches. */
+class Run {
+  readonly outcomes: OutcomeRecord[] = [];
+  readonly errors: RunError[] = [];
+  private readonly groupTags = new Map<string, Promise<Record<string, string> | undefined>>();
+  private readonly workspaces = new Map<string, Promise<WorkspaceSnapshot>>();
+  private readonly plansChecked = new Set<string>();
+
+  constructor(
+    private readonly options: EngineOptions,
+    private readonly info: RunInfo,
+  ) {}
+
+  private get azure(): AzureGateway {
+    return this.options.azure;
+  }
+  private get config(): Config {
+    return this.options.config;
+  }
+  private now(): Date {
+    return this.options.now?.() ?? new Date();
+  }
+  private enabled(check: CheckId): boolean {
+    return this.config.checks.includes(check);
+  }
+
+  emit(fields: OutcomeFields): void {
+    const outcome = buildOutcome(this.info, fields, this.now());
+    this.outcomes.push(outcome);
+    this.options.onOutcome?.(outcome);
+  }
+
+  result(): RunResult {
+    const delays = this.outcomes
+      .filter((o) => o.Status === "deferred")
+      .map((o) => o.Details.retryAfterSeconds)
+      .filter((d): d is number => typeof d === "number");
+    return {
+      outcomes: this.outcomes,
+      errors: this.errors,
+      requeueAfterSeconds: delays.length === 0 ? undefined : Math.min(...delays),
+    };
+  }
+
+  async reconcile(target: ReconcileTarget): Promise<void> {
+    if (target.kind === "subscription") {
+      await this.reconcileSubscription(target.subscriptionId);
+      return;
+    }
+    const parsed = parseResourceId(target.resourceId);
+    const type = parsed.type.toLowerCase();
+    if (type === "microsoft.resources/subscriptions") {
+      await this.reconcileSubscription(parsed.subscriptionId);
+    } else if (type === RESOURCE_TYPES.managedCluster.toLowerCase()) {
+      // The subscription's plan is fixed before the cluster that depends on it.
+      await this.reconcileContainersPlan(parsed.subscriptionId);
+      await this.reconcileCluster(parsed, undefined);
+    } else if (type === RESOURCE_TYPES.pricing.toLowerCase() && parsed.names[0]?.toLowerCase() === "containers") {
+      await this.reconcileContainersPlan(parsed.subscriptionId);
+    } else {
+      throw new UnsupportedTargetError(
+        `'${target.resourceId}' is a ${parsed.type}; autoprotect reconciles subscriptions, ${RESOURCE_TYPES.managedCluster} and the Containers plan`,
+      );
+    }
+  }
+
+  async reconcileSubscription(subscriptionId: string): Promise<void> {
+    await this.reconcileContainersPlan(subscriptionId);
+    if (!CLUSTER_CHECKS.some((c) => this.enabled(c))) return;
+    let clusters: ManagedClusterModel[];
+    try {
+      clusters = await (this.options.inventory ?? armInventory(this.azure)).clustersIn(subscriptionId);
+    } catch (error) {
+      const { code, message } = describeError(error);
+      this.errors.push({ scope: `/subscriptions/${subscriptionId}`, code, message: `listing clusters: ${message}` });
+      return;
+    }
+    this.options.onDiscovered?.(clusters.length);
+    await forEachConcurrently(clusters, this.options.concurrency ?? 8, async (cluster) => {
+      if (cluster.id !== undefined) await this.reconcileCluster(parseResourceId(cluster.id), cluster);
+    });
+  }
+
+  async reconcileContainersPlan(subscriptionId: string): Promise<void> {
+    const key = subscriptionId.toLowerCase();
+    if (!this.enabled(CONTAINERS_PLAN) || this.plansChecked.has(key)) return;
+    this.plansChecked.add(key);
+    const startedAt = this.now().getTime();
+    const base = {
+      subscriptionId,
+      resourceId: pricingId(subscriptionId, "Containers"),
+      resourceType: RESOURCE_TYPES.pricing,
+      check: CONTAINERS_PLAN,
+      startedAt,
+    };
+    try {
+      const pricing = await this.azure.security.getPricing(subscriptionId, "Containers");
+      const finding = planContainersPlan(pricing);
+      if (finding.verdict !== "change" || this.info.mode === "audit") {
+        this.emit({ ...base, ...this.unapplied(finding) });
+        return;
+      }
+      const updated = await this.azure.security.putPricing(subscriptionId, "Containers", finding.change);
+      this.emit({ ...base, ...confirmPricing(updated, finding) });
+    } catch (error) {
+      this.emit({ ...base, status: "failed", reason: failureReason(error), details: describeError(error) });
+    }
+  }
+
+  /** Status, reason and action for a finding that is reported rather than applied. */
+  private unapplied<C>(finding: Finding<C>): Pick<OutcomeFields, "status" | "reason" | "action" | "details"> {
+    const details = { ...(finding.details ?? {}) };
+    switch (finding.verdict) {
+      case "change":
+        return { status: "planned", reason: finding.reason, action: finding.action, details };
+      case "deferred":
+        return {
+          status: "deferred",
+          reason: finding.reason,
+          details: { ...details, retryAfterSeconds: finding.retryAfterSeconds },
+        };
+      default:
+        return { status: finding.verdict, reason: finding.reason, details };
+    }
+  }
+
+  private async tagsOf(subscriptionId: string, resourceGroup: string): Promise<Record<string, string> | undefined> {
+    const key = `${subscriptionId}/${resourceGroup}`.toLowerCase();
+    let tags = this.groupTags.get(key);
+    if (tags === undefined) {
+      tags = this.azure.resources.getResourceGroupTags(subscriptionId, resourceGroup);
+      this.groupTags.set(key, tags);
+    }
+    return tags;
+  }
+
+  private async workspace(workspaceId: string | undefined): Promise<WorkspaceSnapshot> {
+    if (workspaceId === undefined) return { state: "none" };
+    const key = workspaceId.toLowerCase();
+    let workspace = this.workspaces.get(key);
+    if (workspace === undefined) {
+      workspace = this.azure.logAnalytics.getWorkspace(workspaceId);
+      this.workspaces.set(key, workspace);
+    }
+    return workspace;
+  }
+
+  async reconcileCluster(id: ParsedResourceId, listed: ManagedClusterModel | undefined): Promise<void> {
+    const startedAt = this.now().getTime();
+    const checks = CLUSTER_CHECKS.filter((c) => this.enabled(c));
+    if (checks.length === 0) return;
+    const emitAll = (status: Status, reason: string, details: Record<string, unknown> = {}): void => {
+      for (const check of checks) this.emit({ ...base(check), status, reason, details });
+    };
+    const base = (check: CheckId): Omit<OutcomeFields, "status" | "reason"> => ({
+      subscriptionId: id.subscriptionId,
+      resourceId: id.id,
+      resourceType: RESOURCE_TYPES.managedCluster,
+      check,
+      startedAt,
+    });
+
+    let snapshot = listed;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const cluster = snapshot ?? (await this.azure.aks.getCluster(id.id));
+        if (cluster === undefined) {
+          emitAll("skipped", "the cluster no longer exists");
+          return;
+        }
+        const resourceGroupTags =
+          id.resourceGroup === undefined ? undefined : await this.tagsOf(id.subscriptionId, id.resourceGroup);
+        const excluded = exclusionReason(this.config.excludeTag, cluster.tags, resourceGroupTags) !== undefined;
+        // An excluded cluster costs no further reads.
+        const workspace = excluded
+          ? ({ state: "none" } as const)
+          : await this.workspace(resolveSensorWorkspaceId(cluster, this.config.workspaceId));
+        const input = { cluster, workspace, config: this.config, ...(resourceGroupTags ? { resourceGroupTags } : {}) };
+        const planned = planClusterProtection(input);
+        const changes = planned.flatMap(({ finding }) => (finding.verdict === "change" ? [finding.change] : []));
+
+        if (changes.length === 0 || this.info.mode === "audit") {
+          for (const { check, finding } of planned) this.emit({ ...base(check), ...this.unapplied(finding) });
+          return;
+        }
+
+        const body = applyClusterChanges(cluster, changes);
+        let updated: ManagedClusterModel;
+        try {
+          updated = await this.azure.aks.putCluster(id.id, body, cluster.eTag);
+        } catch (error) {
+          if (error instanceof AzureApiError && error.statusCode === 412 && attempt < MAX_CONFLICT_RETRIES) {
+            // Someone else wrote the cluster since we read it: read again and plan again, never overwrite.
+            snapshot = undefined;
+            continue;
+          }
+          throw error;
+        }
+        const confirmed = new Map(
+          planClusterProtection({ ...input, cluster: updated }).map(({ check, finding }) => [check, finding]),
+        );
+        const action = describeClusterChanges(changes);
+        for (const { check, finding } of planned) {
+          if (finding.verdict !== "change") {
+            this.emit({ ...base(check), ...this.unapplied(finding) });
+            continue;
+          }
+          const after = confirmed.get(check);
+          this.emit(
+            after?.verdict === "compliant"
+              ? { ...base(check), status: "remediated", reason: finding.reason, action: finding.action, details: { ...finding.details, combinedWrite: action } }
+              : {
+                  ...base(check),
+                  status: "failed",
+                  reason: `the change was accepted but not confirmed: ${after?.reason ?? "check missing after write"}`,
+                  action: finding.action,
+                },
+          );
+        }
+        return;
+      } catch (error) {
+        if (error instanceof AzureApiError && error.code === "OperationNotAllowed") {
+          emitAll("deferred", `the cluster is busy (${error.code}); will retry`, {
+            retryAfterSeconds: BUSY_RETRY_SECONDS,
+            error: describeError(error),
+          });
+          return;
+        }
+        emitAll("failed", failureReason(error), describeError(error));
+        return;
+      }
+    }
+  }
+}
+
+function isEnabled(value: string | undefined): boolean {
+  return value?.toLowerCase() === "true";
+}
+
+/** A plan write is confirmed when the plan now complies and no required extension reports a failed operation. */
+function confirmPricing(
+  updated: PricingSnapshot,
+  finding: Extract<Finding<unknown>, { verdict: "change" }>,
+): Pick<OutcomeFields, "status" | "reason" | "action" | "details"> {
+  const after = planContainersPlan(updated);
+  const failedExtension = (updated.properties.extensions ?? []).find(
+    (e) => isEnabled(e.isEnabled) && e.operationStatus?.code?.toLowerCase() === "failed",
+  );
+  if (after.verdict === "compliant" && failedExtension === undefined) {
+    return { status: "remediated", reason: finding.reason, action: finding.action, details: { ...finding.details } };
+  }
+  return {
+    status: "failed",
+    reason:
+      failedExtension === undefined
+        ? `the plan write was accepted but not confirmed: ${after.reason}`
+        : `ExtensionOperationFailed: ${failedExtension.name}: ${failedExtension.operationStatus?.message ?? "failed"}`,
+    action: finding.action,
+    details: { ...finding.details },
+  };
+}
+
+export interface Engine {
+  reconcile(targets: readonly ReconcileTarget[], run: RunInfo): Promise<RunResult>;
+}
+
+export function createEngine(options: EngineOptions): Engine {
+  return {
+    async reconcile(targets, info) {
+      const run = new Run(options, info);
+      for (const target of targets) await run.reconcile(target);
+      return run.result();
+    },
+  };
+}
+
+export { CLUSTER_CHECKS };

@@ -1,0 +1,2 @@
+// The Functions host loads this file (package.json "main"); each import registers its triggers.
+import "./sweep.js";

@@ -1,0 +1,134 @@
+import { isIPv4 } from "node:net";
+import { CHECK_IDS, isCheckId, type CheckId } from "./checks.js";
+import { isSubscriptionIdValid, parseResourceId, ResourceIdError } from "./resource-id.js";
+import type { Mode } from "./outcome.js";
+
+/** Configuration, read from the environment (the Functions app settings) the same way for every trigger and the CLI. */
+export interface Config {
+  readonly mode: Mode;
+  readonly workspaceId: string | undefined;
+  readonly authorizedIpRanges: readonly string[];
+  readonly apiSubPlan: string;
+  readonly excludeTag: string;
+  readonly capacityLimit: number;
+  readonly subscriptions: readonly string[];
+  readonly rolloutIntervalMinutes: number;
+  readonly stateDir: string;
+  /** Which checks run; every check unless AUTOPROTECT_CHECKS narrows it. */
+  readonly checks: readonly CheckId[];
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+/** Every environment variable the code reads, with its meaning; the README and infra are checked against it. */
+export const CONFIG_VARIABLES = {
+  AUTOPROTECT_MODE: "enforce (default) or audit",
+  AUTOPROTECT_WORKSPACE_ID: "Log Analytics workspace resource id for the Defender sensor",
+  AUTOPROTECT_AUTHORIZED_IP_RANGES: "comma-separated IPv4 CIDRs added to clusters with an unrestricted API server",
+  AUTOPROTECT_API_SUBPLAN: "Defender for APIs sub-plan when enabling the plan (default P1)",
+  AUTOPROTECT_EXCLUDE_TAG: "tag name that excludes a resource or its resource group (default autoprotect-exclude)",
+  AUTOPROTECT_CAPACITY_LIMIT: "APIM capacity percent above which onboarding waits (default 60)",
+  AUTOPROTECT_SUBSCRIPTIONS: "comma-separated subscription ids in scope (default: all the identity can see)",
+  AUTOPROTECT_ROLLOUT_INTERVAL_MINUTES: "pause between onboarding steps of one APIM service (default 10)",
+  AUTOPROTECT_STATE_DIR: "where the CLI keeps durable state (default ./.autoprotect)",
+  AUTOPROTECT_CHECKS: "comma-separated check ids to run (default: all)",
+  AUTOPROTECT_SWEEP_SCHEDULE: "NCRONTAB schedule of the timer sweep (Functions app setting; default every 6 hours)",
+} as const;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function list(value: string | undefined): string[] {
+  return (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+export function isIpv4Cidr(value: string): boolean {
+  const [address, prefix, ...extra] = value.split("/");
+  if (extra.length > 0 || address === undefined || !isIPv4(address)) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,2}$/.test(prefix)) return false;
+  return Number(prefix) <= 32;
+}
+
+function number(env: Env, variable: string, fallback: number, min: number, max: number): number {
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || value > max) {
+    throw new ConfigError(variable, `'${raw}' is not a number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const modeRaw = (env.AUTOPROTECT_MODE ?? "enforce").trim().toLowerCase() || "enforce";
+  if (modeRaw !== "enforce" && modeRaw !== "audit") {
+    throw new ConfigError("AUTOPROTECT_MODE", `'${env.AUTOPROTECT_MODE ?? ""}' is not 'enforce' or 'audit'`);
+  }
+
+  const workspaceRaw = env.AUTOPROTECT_WORKSPACE_ID?.trim();
+  let workspaceId: string | undefined;
+  if (workspaceRaw !== undefined && workspaceRaw !== "") {
+    try {
+      const parsed = parseResourceId(workspaceRaw);
+      if (parsed.type.toLowerCase() !== "microsoft.operationalinsights/workspaces") {
+        throw new ResourceIdError(`'${workspaceRaw}' is a ${parsed.type}, not a Log Analytics workspace`);
+      }
+      workspaceId = parsed.id;
+    } catch (error) {
+      if (error instanceof ResourceIdError) throw new ConfigError("AUTOPROTECT_WORKSPACE_ID", error.message);
+      throw error;
+    }
+  }
+
+  const authorizedIpRanges = list(env.AUTOPROTECT_AUTHORIZED_IP_RANGES);
+  const badRange = authorizedIpRanges.find((r) => !isIpv4Cidr(r));
+  if (badRange !== undefined) {
+    throw new ConfigError("AUTOPROTECT_AUTHORIZED_IP_RANGES", `'${badRange}' is not an IPv4 address or CIDR`);
+  }
+
+  const apiSubPlan = (env.AUTOPROTECT_API_SUBPLAN ?? "").trim() || "P1";
+  if (!/^P[1-5]$/i.test(apiSubPlan)) {
+    throw new ConfigError("AUTOPROTECT_API_SUBPLAN", `'${apiSubPlan}' is not one of P1, P2, P3, P4, P5`);
+  }
+
+  const excludeTag = (env.AUTOPROTECT_EXCLUDE_TAG ?? "").trim() || "autoprotect-exclude";
+
+  const subscriptions = list(env.AUTOPROTECT_SUBSCRIPTIONS);
+  const badSubscription = subscriptions.find((s) => !isSubscriptionIdValid(s));
+  if (badSubscription !== undefined) {
+    throw new ConfigError("AUTOPROTECT_SUBSCRIPTIONS", `'${badSubscription}' is not a subscription id (GUID)`);
+  }
+
+  const checksRaw = list(env.AUTOPROTECT_CHECKS);
+  const unknownCheck = checksRaw.find((c) => !isCheckId(c));
+  if (unknownCheck !== undefined) {
+    throw new ConfigError(
+      "AUTOPROTECT_CHECKS",
+      `unknown check '${unknownCheck}' (known: ${CHECK_IDS.join(", ")})`,
+    );
+  }
+
+  return {
+    mode: modeRaw,
+    workspaceId,
+    authorizedIpRanges,
+    apiSubPlan: apiSubPlan.toUpperCase(),
+    excludeTag,
+    capacityLimit: number(env, "AUTOPROTECT_CAPACITY_LIMIT", 60, 1, 100),
+    subscriptions,
+    rolloutIntervalMinutes: number(env, "AUTOPROTECT_ROLLOUT_INTERVAL_MINUTES", 10, 0, 24 * 60),
+    stateDir: (env.AUTOPROTECT_STATE_DIR ?? "").trim() || "./.autoprotect",
+    checks: checksRaw.length === 0 ? [...CHECK_IDS] : checksRaw.filter(isCheckId),
+  };
+}
