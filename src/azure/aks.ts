@@ -11,7 +11,11 @@ export interface AksAdapter {
   /** undefined when the cluster does not exist (deleted before we looked). */
   getCluster(clusterId: string): Promise<ManagedClusterModel | undefined>;
   /** One PUT of the whole cluster, guarded by If-Match, awaited to the end of its long-running operation. */
-  putCluster(clusterId: string, body: ManagedClusterModel, eTag: string | undefined): Promise<ManagedClusterModel>;
+  putCluster(
+    clusterId: string,
+    body: ManagedClusterModel,
+    eTag: string | undefined,
+  ): Promise<ManagedClusterModel>;
 }
 
 export function createAksAdapter(connection: AzureConnection): AksAdapter {
@@ -20,7 +24,11 @@ export function createAksAdapter(connection: AzureConnection): AksAdapter {
     const key = subscriptionId.toLowerCase();
     let existing = clients.get(key);
     if (existing === undefined) {
-      existing = new ContainerServiceClient(connection.credential, subscriptionId, sdkClientOptions(connection));
+      existing = new ContainerServiceClient(
+        connection.credential,
+        subscriptionId,
+        sdkClientOptions(connection),
+      );
       clients.set(key, existing);
     }
     return existing;

@@ -11,7 +11,11 @@ export interface AzureConnection {
   /** PEM CA to trust (the simulator's self-signed certificate). */
   readonly tlsCa?: string;
   /** Overrides for Azure Core's retry policy (tests shorten the delays; Retry-After is always honoured). */
-  readonly retry?: { readonly maxRetries?: number; readonly retryDelayInMs?: number; readonly maxRetryDelayInMs?: number };
+  readonly retry?: {
+    readonly maxRetries?: number;
+    readonly retryDelayInMs?: number;
+    readonly maxRetryDelayInMs?: number;
+  };
   /** Poll interval for long-running operations when ARM sends no Retry-After. */
   readonly pollIntervalMs?: number;
 }

@@ -37,7 +37,10 @@ export function toAzureApiError(error: unknown): unknown {
       }
     }
     const arm = armErrorBody(body) ?? armErrorBody({ error: body });
-    const code = arm?.code ?? error.code ?? (error.statusCode === undefined ? "RequestSendError" : `HTTP${error.statusCode}`);
+    const code =
+      arm?.code ??
+      error.code ??
+      (error.statusCode === undefined ? "RequestSendError" : `HTTP${error.statusCode}`);
     return new AzureApiError(arm?.message ?? error.message, code, error.statusCode);
   }
   // core-lro reports an operation that ended Failed as "The long-running operation has failed. CODE. message".

@@ -15,7 +15,11 @@ export function createLogAnalyticsAdapter(connection: AzureConnection): LogAnaly
     const key = subscriptionId.toLowerCase();
     let existing = clients.get(key);
     if (existing === undefined) {
-      existing = new OperationalInsightsManagementClient(connection.credential, subscriptionId, sdkClientOptions(connection));
+      existing = new OperationalInsightsManagementClient(
+        connection.credential,
+        subscriptionId,
+        sdkClientOptions(connection),
+      );
       clients.set(key, existing);
     }
     return existing;
@@ -29,7 +33,9 @@ export function createLogAnalyticsAdapter(connection: AzureConnection): LogAnaly
       }
       const resourceGroup = parsed.resourceGroup;
       try {
-        const workspace = await azureCall(() => client(parsed.subscriptionId).workspaces.get(resourceGroup, name));
+        const workspace = await azureCall(() =>
+          client(parsed.subscriptionId).workspaces.get(resourceGroup, name),
+        );
         return {
           state: "found",
           resourceId: workspace.id ?? workspaceId,

@@ -7,7 +7,10 @@ import { azureCall, isNotFound } from "./errors.js";
 export interface ResourcesAdapter {
   listSubscriptionIds(): Promise<string[]>;
   /** The group's tags; undefined when the group does not exist. */
-  getResourceGroupTags(subscriptionId: string, resourceGroup: string): Promise<Record<string, string> | undefined>;
+  getResourceGroupTags(
+    subscriptionId: string,
+    resourceGroup: string,
+  ): Promise<Record<string, string> | undefined>;
 }
 
 export function createResourcesAdapter(connection: AzureConnection): ResourcesAdapter {

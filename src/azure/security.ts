@@ -15,9 +15,13 @@ export interface SecurityAdapter {
 const PRICING_PATH = "/subscriptions/{subscriptionId}/providers/Microsoft.Security/pricings/{pricingName}";
 
 function asPricing(body: unknown, plan: string): PricingSnapshot {
-  if (typeof body !== "object" || body === null) throw new TypeError(`pricing '${plan}': ARM returned no body`);
+  if (typeof body !== "object" || body === null)
+    throw new TypeError(`pricing '${plan}': ARM returned no body`);
   const { id, name, properties } = body as { id?: unknown; name?: unknown; properties?: unknown };
-  const props = (typeof properties === "object" && properties !== null ? properties : {}) as Record<string, unknown>;
+  const props = (typeof properties === "object" && properties !== null ? properties : {}) as Record<
+    string,
+    unknown
+  >;
   return {
     ...(typeof id === "string" ? { id } : {}),
     name: typeof name === "string" ? name : plan,
@@ -25,18 +29,21 @@ function asPricing(body: unknown, plan: string): PricingSnapshot {
   } as PricingSnapshot;
 }
 
-export function createSecurityAdapter(connection: AzureConnection, client: Client = createArmRestClient(connection)): SecurityAdapter {
+export function createSecurityAdapter(
+  connection: AzureConnection,
+  client: Client = createArmRestClient(connection),
+): SecurityAdapter {
   const query = { queryParameters: { "api-version": PRICINGS_API_VERSION } };
   return {
     getPricing: (subscriptionId, plan) =>
       azureCall(async () => {
-        const response = await client.path(PRICING_PATH, subscriptionId, plan).get(query);
+        const response = await client.pathUnchecked(PRICING_PATH, subscriptionId, plan).get(query);
         return asPricing(expectStatus(response, "200"), plan);
       }),
     putPricing: (subscriptionId, plan, update) =>
       azureCall(async () => {
         const response = await client
-          .path(PRICING_PATH, subscriptionId, plan)
+          .pathUnchecked(PRICING_PATH, subscriptionId, plan)
           .put({ ...query, contentType: "application/json", body: { properties: update } });
         return asPricing(expectStatus(response, "200", "201"), plan);
       }),

@@ -9,6 +9,7 @@ export function planApisPlan(pricing: PricingSnapshot, subPlan: string): Finding
   const tier = nonBlankText(properties?.pricingTier);
   const currentSubPlan = nonBlankText(properties?.subPlan);
   const extensions = writableExtensions(properties?.extensions);
+  const enforce = nonBlankText(properties?.enforce);
   const details = {
     pricingTier: tier ?? null,
     ...(currentSubPlan === undefined ? {} : { subPlan: currentSubPlan }),
@@ -24,6 +25,7 @@ export function planApisPlan(pricing: PricingSnapshot, subPlan: string): Finding
   const change: PricingUpdate = {
     pricingTier: "Standard",
     ...(wantedSubPlan === "" ? {} : { subPlan: wantedSubPlan }),
+    ...(enforce === undefined ? {} : { enforce }),
     ...(extensions === undefined ? {} : { extensions }),
   };
   return {

@@ -1,6 +1,11 @@
 import type { Finding } from "../model/checks.js";
 import type { PricingSnapshot, PricingUpdate } from "../model/pricing.js";
-import { extensionStates, isStandardTier, writableExtensions, type WritableExtension } from "./pricing-body.js";
+import {
+  extensionStates,
+  isStandardTier,
+  writableExtensions,
+  type WritableExtension,
+} from "./pricing-body.js";
 import { fields, joinWords, nonBlankText, sameWord } from "./read.js";
 
 export const REQUIRED_CONTAINERS_EXTENSIONS = ["ContainerSensor", "AgentlessDiscoveryForKubernetes"] as const;
@@ -11,6 +16,7 @@ export function planContainersPlan(pricing: PricingSnapshot): Finding<PricingUpd
   const properties = fields(pricing.properties);
   const tier = nonBlankText(properties?.pricingTier);
   const subPlan = nonBlankText(properties?.subPlan);
+  const enforce = nonBlankText(properties?.enforce);
   const extensions = writableExtensions(properties?.extensions);
   const standard = isStandardTier(tier);
   const details = {
@@ -19,22 +25,22 @@ export function planContainersPlan(pricing: PricingSnapshot): Finding<PricingUpd
     extensions: extensionStates(extensions),
   };
 
-  const problems = REQUIRED_CONTAINERS_EXTENSIONS.map((name) => ({ name, state: requiredState(extensions, name) }))
-    .filter(({ state }) => state !== "on")
-    .map(({ name, state }) => ({ name, state }));
+  const problems = REQUIRED_CONTAINERS_EXTENSIONS.map((name) => ({
+    name,
+    state: requiredState(extensions, name),
+  })).filter(({ state }) => state !== "on");
   if (standard && problems.length === 0) {
     return { verdict: "compliant", reason: `the Containers plan is Standard with ${REQUIRED_ON}`, details };
   }
 
-  const kept = (extensions ?? []).map((e) =>
-    isRequired(e.name) ? { ...e, isEnabled: "True" as const } : e,
-  );
-  const appended = REQUIRED_CONTAINERS_EXTENSIONS.filter((name) => !kept.some((e) => sameWord(e.name, name))).map(
-    (name): WritableExtension => ({ name, isEnabled: "True" }),
-  );
+  const kept = (extensions ?? []).map((e) => (isRequired(e.name) ? { ...e, isEnabled: "True" as const } : e));
+  const appended = REQUIRED_CONTAINERS_EXTENSIONS.filter(
+    (name) => !kept.some((e) => sameWord(e.name, name)),
+  ).map((name): WritableExtension => ({ name, isEnabled: "True" }));
   const change: PricingUpdate = {
     pricingTier: "Standard",
     ...(subPlan === undefined ? {} : { subPlan }),
+    ...(enforce === undefined ? {} : { enforce }),
     extensions: [...kept, ...appended],
   };
 
@@ -53,7 +59,10 @@ function isRequired(name: string): boolean {
 }
 
 /** Every entry of that name must be on: a duplicate left off would keep the feature off. */
-function requiredState(extensions: readonly WritableExtension[] | undefined, name: string): "on" | "off" | "missing" {
+function requiredState(
+  extensions: readonly WritableExtension[] | undefined,
+  name: string,
+): "on" | "off" | "missing" {
   const matching = (extensions ?? []).filter((e) => sameWord(e.name, name));
   if (matching.length === 0) return "missing";
   return matching.every((e) => e.isEnabled === "True") ? "on" : "off";

@@ -27,7 +27,9 @@ export function exclusionReason(
   resourceTags?: Readonly<Record<string, string>>,
   resourceGroupTags?: Readonly<Record<string, string>>,
 ): string | undefined {
-  return findTagExclusion(tagName, resourceTags, resourceGroupTags) === undefined ? undefined : EXCLUDED_BY_TAG;
+  return findTagExclusion(tagName, resourceTags, resourceGroupTags) === undefined
+    ? undefined
+    : EXCLUDED_BY_TAG;
 }
 
 function excludingTag(tagName: string, tags: unknown): string | undefined {

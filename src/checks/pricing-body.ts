@@ -34,6 +34,8 @@ function isOn(value: unknown): boolean {
   return value === true || sameWord(value, "true");
 }
 
-export function extensionStates(extensions: readonly WritableExtension[] | undefined): Record<string, string> {
+export function extensionStates(
+  extensions: readonly WritableExtension[] | undefined,
+): Record<string, string> {
   return Object.fromEntries((extensions ?? []).map((e) => [e.name, e.isEnabled]));
 }

@@ -57,10 +57,13 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | "help
   let resourceId: string | undefined;
   if (command === "reconcile") {
     if (rest.length !== 1) throw new UsageError("reconcile takes exactly one RESOURCE_ID");
-    if ((values.subscription ?? []).length > 0) throw new UsageError("--subscription goes with sweep, not reconcile");
+    if ((values.subscription ?? []).length > 0)
+      throw new UsageError("--subscription goes with sweep, not reconcile");
     resourceId = rest[0];
   } else if (rest.length > 0) {
-    throw new UsageError(`sweep takes no positional arguments (got '${rest.join(" ")}'); use --subscription ID`);
+    throw new UsageError(
+      `sweep takes no positional arguments (got '${rest.join(" ")}'); use --subscription ID`,
+    );
   }
   return {
     command,

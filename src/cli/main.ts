@@ -1,7 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { DefaultAzureCredential } from "@azure/identity";
 import { createAzureGateway, type AzureConnection } from "../azure/index.js";
-import { createEngine, UnsupportedTargetError, type ReconcileTarget, type RunResult } from "../engine/engine.js";
+import {
+  assertReconcilable,
+  createEngine,
+  UnsupportedTargetError,
+  type ReconcileTarget,
+  type RunResult,
+} from "../engine/engine.js";
 import { ConfigError, loadConfig, type Config } from "../model/config.js";
 import type { OutcomeRecord } from "../model/outcome.js";
 import { isSubscriptionIdValid, parseResourceId, ResourceIdError } from "../model/resource-id.js";
@@ -9,9 +15,15 @@ import { parseCliArguments, USAGE, UsageError, type CliArguments } from "./args.
 import { ProgressBar, renderTable, summarise } from "./render.js";
 import { EstateInputError, startSimulatedAzure, type SimulatedAzure } from "./simulate.js";
 
+/** Where the CLI writes: process.stdout/stderr in production, captured buffers in tests. */
+export interface OutputStream {
+  write(text: string): unknown;
+  readonly isTTY?: boolean;
+}
+
 export interface CliIo {
-  readonly stdout: NodeJS.WriteStream;
-  readonly stderr: NodeJS.WriteStream;
+  readonly stdout: OutputStream;
+  readonly stderr: OutputStream;
   readonly env: Readonly<Record<string, string | undefined>>;
 }
 
@@ -26,6 +38,12 @@ function targetsFor(args: CliArguments, config: Config): ReconcileTarget[] | "al
       parsed = parseResourceId(resourceId);
     } catch (error) {
       if (error instanceof ResourceIdError) throw new InputError(error.message);
+      throw error;
+    }
+    try {
+      assertReconcilable(parsed);
+    } catch (error) {
+      if (error instanceof UnsupportedTargetError) throw new InputError(error.message);
       throw error;
     }
     checkAllowed(parsed.subscriptionId, config);
@@ -88,7 +106,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
 
   const started = Date.now();
-  const colour = io.stdout.isTTY && io.env.NO_COLOR === undefined;
+  const colour = io.stdout.isTTY === true && io.env.NO_COLOR === undefined;
   const progress = new ProgressBar(io.stderr);
   const outcomes: OutcomeRecord[] = [];
   let result: RunResult;
@@ -97,7 +115,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const engine = createEngine({
       azure,
       config,
-      onDiscovered: (count) => progress.addTotal(count),
+      onDiscovered: (count) => {
+        progress.addTotal(count);
+      },
       onOutcome: (outcome) => {
         outcomes.push(outcome);
         if (args.json) io.stdout.write(`${JSON.stringify(outcome)}\n`);
@@ -106,15 +126,22 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     });
     const resolved: ReconcileTarget[] =
       targets === "all-visible"
-        ? (await azure.resources.listSubscriptionIds()).map((subscriptionId) => ({ kind: "subscription", subscriptionId }))
+        ? (await azure.resources.listSubscriptionIds()).map((subscriptionId) => ({
+            kind: "subscription",
+            subscriptionId,
+          }))
         : targets;
     const runId = randomUUID();
-    result = await engine.reconcile(resolved, { runId, trigger: "cli", mode: config.mode, correlationId: runId });
+    result = await engine.reconcile(resolved, {
+      runId,
+      trigger: "cli",
+      mode: config.mode,
+      correlationId: runId,
+    });
     progress.finish();
     if (simulated !== undefined && args.saveEstate !== undefined) await simulated.save(args.saveEstate);
   } catch (error) {
     progress.finish();
-    if (error instanceof UnsupportedTargetError) return fail(error.message);
     throw error;
   } finally {
     await simulated?.close();
@@ -124,6 +151,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stdout.write(renderTable(outcomes, colour));
     io.stdout.write(`${summarise(outcomes, Date.now() - started, colour)}\n`);
   }
-  for (const error of result.errors) io.stderr.write(`autoprotect: ${error.scope}: ${error.code}: ${error.message}\n`);
+  for (const error of result.errors)
+    io.stderr.write(`autoprotect: ${error.scope}: ${error.code}: ${error.message}\n`);
   return outcomes.some((o) => o.Status === "failed") || result.errors.length > 0 ? 1 : 0;
 }

@@ -49,7 +49,9 @@ export function renderTable(outcomes: readonly OutcomeRecord[], colour: boolean)
 }
 
 export function summarise(outcomes: readonly OutcomeRecord[], elapsedMs: number, colour: boolean): string {
-  const counts = STATUSES.map((status) => [status, outcomes.filter((o) => o.Status === status).length] as const)
+  const counts = STATUSES.map(
+    (status) => [status, outcomes.filter((o) => o.Status === status).length] as const,
+  )
     .filter(([, n]) => n > 0)
     .map(([status, n]) => (colour ? `${COLOURS[status]}${n} ${status}${RESET}` : `${n} ${status}`));
   const resources = new Set(outcomes.map((o) => o.ResourceId.toLowerCase())).size;
@@ -63,12 +65,12 @@ export class ProgressBar {
   private lastDraw = 0;
 
   constructor(
-    private readonly stream: NodeJS.WriteStream,
+    private readonly stream: { write(text: string): unknown; readonly isTTY?: boolean },
     private readonly minimum = 20,
   ) {}
 
   private get active(): boolean {
-    return this.stream.isTTY && this.total >= this.minimum;
+    return this.stream.isTTY === true && this.total >= this.minimum;
   }
 
   addTotal(count: number): void {
@@ -83,7 +85,9 @@ export class ProgressBar {
       this.lastDraw = now;
       const width = 30;
       const filled = Math.round((this.done.size / this.total) * width);
-      this.stream.write(`\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${this.done.size}/${this.total} clusters`);
+      this.stream.write(
+        `\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${this.done.size}/${this.total} clusters`,
+      );
     }
   }
 

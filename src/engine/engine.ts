@@ -54,6 +54,20 @@ export class UnsupportedTargetError extends Error {
   override readonly name = "UnsupportedTargetError";
 }
 
+/** Throws UnsupportedTargetError unless the engine knows how to reconcile this id. */
+export function assertReconcilable(id: ParsedResourceId): void {
+  const type = id.type.toLowerCase();
+  const supported =
+    type === "microsoft.resources/subscriptions" ||
+    type === RESOURCE_TYPES.managedCluster.toLowerCase() ||
+    (type === RESOURCE_TYPES.pricing.toLowerCase() && id.names[0]?.toLowerCase() === "containers");
+  if (!supported) {
+    throw new UnsupportedTargetError(
+      `'${id.id}' is a ${id.type}; autoprotect reconciles subscriptions, ${RESOURCE_TYPES.managedCluster} and the Containers plan`,
+    );
+  }
+}
+
 const CLUSTER_CHECKS: readonly CheckId[] = [
   "aks.defender-sensor",
   "aks.azure-policy",
@@ -125,6 +139,7 @@ class Run {
       return;
     }
     const parsed = parseResourceId(target.resourceId);
+    assertReconcilable(parsed);
     const type = parsed.type.toLowerCase();
     if (type === "microsoft.resources/subscriptions") {
       await this.reconcileSubscription(parsed.subscriptionId);
@@ -132,12 +147,8 @@ class Run {
       // The subscription's plan is fixed before the cluster that depends on it.
       await this.reconcileContainersPlan(parsed.subscriptionId);
       await this.reconcileCluster(parsed, undefined);
-    } else if (type === RESOURCE_TYPES.pricing.toLowerCase() && parsed.names[0]?.toLowerCase() === "containers") {
-      await this.reconcileContainersPlan(parsed.subscriptionId);
     } else {
-      throw new UnsupportedTargetError(
-        `'${target.resourceId}' is a ${parsed.type}; autoprotect reconciles subscriptions, ${RESOURCE_TYPES.managedCluster} and the Containers plan`,
-      );
+      await this.reconcileContainersPlan(parsed.subscriptionId);
     }
   }
 
@@ -149,7 +160,11 @@ class Run {
       clusters = await (this.options.inventory ?? armInventory(this.azure)).clustersIn(subscriptionId);
     } catch (error) {
       const { code, message } = describeError(error);
-      this.errors.push({ scope: `/subscriptions/${subscriptionId}`, code, message: `listing clusters: ${message}` });
+      this.errors.push({
+        scope: `/subscriptions/${subscriptionId}`,
+        code,
+        message: `listing clusters: ${message}`,
+      });
       return;
     }
     this.options.onDiscovered?.(clusters.length);
@@ -201,7 +216,10 @@ class Run {
     }
   }
 
-  private async tagsOf(subscriptionId: string, resourceGroup: string): Promise<Record<string, string> | undefined> {
+  private async tagsOf(
+    subscriptionId: string,
+    resourceGroup: string,
+  ): Promise<Record<string, string> | undefined> {
     const key = `${subscriptionId}/${resourceGroup}`.toLowerCase();
     let tags = this.groupTags.get(key);
     if (tags === undefined) {
@@ -247,14 +265,22 @@ class Run {
         }
         const resourceGroupTags =
           id.resourceGroup === undefined ? undefined : await this.tagsOf(id.subscriptionId, id.resourceGroup);
-        const excluded = exclusionReason(this.config.excludeTag, cluster.tags, resourceGroupTags) !== undefined;
+        const excluded =
+          exclusionReason(this.config.excludeTag, cluster.tags, resourceGroupTags) !== undefined;
         // An excluded cluster costs no further reads.
         const workspace = excluded
           ? ({ state: "none" } as const)
           : await this.workspace(resolveSensorWorkspaceId(cluster, this.config.workspaceId));
-        const input = { cluster, workspace, config: this.config, ...(resourceGroupTags ? { resourceGroupTags } : {}) };
+        const input = {
+          cluster,
+          workspace,
+          config: this.config,
+          ...(resourceGroupTags ? { resourceGroupTags } : {}),
+        };
         const planned = planClusterProtection(input);
-        const changes = planned.flatMap(({ finding }) => (finding.verdict === "change" ? [finding.change] : []));
+        const changes = planned.flatMap(({ finding }) =>
+          finding.verdict === "change" ? [finding.change] : [],
+        );
 
         if (changes.length === 0 || this.info.mode === "audit") {
           for (const { check, finding } of planned) this.emit({ ...base(check), ...this.unapplied(finding) });
@@ -285,7 +311,13 @@ class Run {
           const after = confirmed.get(check);
           this.emit(
             after?.verdict === "compliant"
-              ? { ...base(check), status: "remediated", reason: finding.reason, action: finding.action, details: { ...finding.details, combinedWrite: action } }
+              ? {
+                  ...base(check),
+                  status: "remediated",
+                  reason: finding.reason,
+                  action: finding.action,
+                  details: { ...finding.details, combinedWrite: action },
+                }
               : {
                   ...base(check),
                   status: "failed",
@@ -324,7 +356,12 @@ function confirmPricing(
     (e) => isEnabled(e.isEnabled) && e.operationStatus?.code?.toLowerCase() === "failed",
   );
   if (after.verdict === "compliant" && failedExtension === undefined) {
-    return { status: "remediated", reason: finding.reason, action: finding.action, details: { ...finding.details } };
+    return {
+      status: "remediated",
+      reason: finding.reason,
+      action: finding.action,
+      details: { ...finding.details },
+    };
   }
   return {
     status: "failed",

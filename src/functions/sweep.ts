@@ -8,7 +8,10 @@ export function createSweepHandler(runtime: () => Runtime) {
     const { config, azure, engine } = runtime();
     const subscriptionIds =
       config.subscriptions.length > 0 ? config.subscriptions : await azure.resources.listSubscriptionIds();
-    const targets: ReconcileTarget[] = subscriptionIds.map((subscriptionId) => ({ kind: "subscription", subscriptionId }));
+    const targets: ReconcileTarget[] = subscriptionIds.map((subscriptionId) => ({
+      kind: "subscription",
+      subscriptionId,
+    }));
     const result = await engine.reconcile(targets, {
       runId: context.invocationId,
       trigger: "timer",

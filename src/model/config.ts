@@ -32,15 +32,18 @@ export class ConfigError extends Error {
 export const CONFIG_VARIABLES = {
   AUTOPROTECT_MODE: "enforce (default) or audit",
   AUTOPROTECT_WORKSPACE_ID: "Log Analytics workspace resource id for the Defender sensor",
-  AUTOPROTECT_AUTHORIZED_IP_RANGES: "comma-separated IPv4 CIDRs added to clusters with an unrestricted API server",
+  AUTOPROTECT_AUTHORIZED_IP_RANGES:
+    "comma-separated IPv4 CIDRs added to clusters with an unrestricted API server",
   AUTOPROTECT_API_SUBPLAN: "Defender for APIs sub-plan when enabling the plan (default P1)",
-  AUTOPROTECT_EXCLUDE_TAG: "tag name that excludes a resource or its resource group (default autoprotect-exclude)",
+  AUTOPROTECT_EXCLUDE_TAG:
+    "tag name that excludes a resource or its resource group (default autoprotect-exclude)",
   AUTOPROTECT_CAPACITY_LIMIT: "APIM capacity percent above which onboarding waits (default 60)",
   AUTOPROTECT_SUBSCRIPTIONS: "comma-separated subscription ids in scope (default: all the identity can see)",
   AUTOPROTECT_ROLLOUT_INTERVAL_MINUTES: "pause between onboarding steps of one APIM service (default 10)",
   AUTOPROTECT_STATE_DIR: "where the CLI keeps durable state (default ./.autoprotect)",
   AUTOPROTECT_CHECKS: "comma-separated check ids to run (default: all)",
-  AUTOPROTECT_SWEEP_SCHEDULE: "NCRONTAB schedule of the timer sweep (Functions app setting; default every 6 hours)",
+  AUTOPROTECT_SWEEP_SCHEDULE:
+    "NCRONTAB schedule of the timer sweep (Functions app setting; default every 6 hours)",
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -107,7 +110,10 @@ export function loadConfig(env: Env = process.env): Config {
   const subscriptions = list(env.AUTOPROTECT_SUBSCRIPTIONS);
   const badSubscription = subscriptions.find((s) => !isSubscriptionIdValid(s));
   if (badSubscription !== undefined) {
-    throw new ConfigError("AUTOPROTECT_SUBSCRIPTIONS", `'${badSubscription}' is not a subscription id (GUID)`);
+    throw new ConfigError(
+      "AUTOPROTECT_SUBSCRIPTIONS",
+      `'${badSubscription}' is not a subscription id (GUID)`,
+    );
   }
 
   const checksRaw = list(env.AUTOPROTECT_CHECKS);

@@ -22,5 +22,11 @@ export interface PricingSnapshot {
 export interface PricingUpdate {
   readonly pricingTier: "Standard";
   readonly subPlan?: string;
-  readonly extensions?: readonly { name: string; isEnabled: "True" | "False"; additionalExtensionProperties?: Readonly<Record<string, unknown>> }[];
+  /** Carried over as read: a PUT without it could reset the plan's enforcement on child scopes. */
+  readonly enforce?: string;
+  readonly extensions?: readonly {
+    name: string;
+    isEnabled: "True" | "False";
+    additionalExtensionProperties?: Readonly<Record<string, unknown>>;
+  }[];
 }

@@ -26,9 +26,11 @@ export function isSubscriptionIdValid(value: string): boolean {
 export function parseResourceId(raw: string): ParsedResourceId {
   const id = raw.trim().replace(/\/+$/, "");
   if (id.length === 0) throw new ResourceIdError("resource id is empty");
-  if (!id.startsWith("/")) throw new ResourceIdError(`resource id '${raw}' must start with '/subscriptions/'`);
+  if (!id.startsWith("/"))
+    throw new ResourceIdError(`resource id '${raw}' must start with '/subscriptions/'`);
   const segments = id.slice(1).split("/");
-  if (segments.some((s) => s.length === 0)) throw new ResourceIdError(`resource id '${raw}' has an empty segment`);
+  if (segments.some((s) => s.length === 0))
+    throw new ResourceIdError(`resource id '${raw}' has an empty segment`);
   if (segments[0]?.toLowerCase() !== "subscriptions" || segments[1] === undefined) {
     throw new ResourceIdError(`resource id '${raw}' must start with '/subscriptions/{subscriptionId}'`);
   }
@@ -36,16 +38,24 @@ export function parseResourceId(raw: string): ParsedResourceId {
   if (!isSubscriptionIdValid(subscriptionId)) {
     throw new ResourceIdError(`resource id '${raw}': subscription id '${subscriptionId}' is not a GUID`);
   }
-  if (segments.length === 2) return { id, subscriptionId, type: "Microsoft.Resources/subscriptions", names: [] };
+  if (segments.length === 2)
+    return { id, subscriptionId, type: "Microsoft.Resources/subscriptions", names: [] };
 
   let rest = segments.slice(2);
   let resourceGroup: string | undefined;
   if (rest[0]?.toLowerCase() === "resourcegroups") {
     resourceGroup = rest[1];
-    if (resourceGroup === undefined) throw new ResourceIdError(`resource id '${raw}' ends after 'resourceGroups'`);
+    if (resourceGroup === undefined)
+      throw new ResourceIdError(`resource id '${raw}' ends after 'resourceGroups'`);
     rest = rest.slice(2);
     if (rest.length === 0) {
-      return { id, subscriptionId, resourceGroup, type: "Microsoft.Resources/resourceGroups", names: [resourceGroup] };
+      return {
+        id,
+        subscriptionId,
+        resourceGroup,
+        type: "Microsoft.Resources/resourceGroups",
+        names: [resourceGroup],
+      };
     }
   }
   if (rest[0]?.toLowerCase() !== "providers" || rest[1] === undefined) {
@@ -54,7 +64,9 @@ export function parseResourceId(raw: string): ParsedResourceId {
   const provider = rest[1];
   const typeNamePairs = rest.slice(2);
   if (typeNamePairs.length === 0 || typeNamePairs.length % 2 !== 0) {
-    throw new ResourceIdError(`resource id '${raw}' must end with a '{type}/{name}' pair after '${provider}'`);
+    throw new ResourceIdError(
+      `resource id '${raw}' must end with a '{type}/{name}' pair after '${provider}'`,
+    );
   }
   const types: string[] = [];
   const names: string[] = [];

@@ -1,0 +1,92 @@
+import type { CheckId, Finding } from "../model/checks.js";
+import type { ClusterChange, ClusterSnapshot } from "../model/cluster.js";
+import { planAuthorizedIps } from "./authorized-ips.js";
+import { planAzurePolicy } from "./azure-policy.js";
+import type { ClusterCheckInput } from "./cluster-input.js";
+import { planDefenderSensor } from "./defender-sensor.js";
+import { EXCLUDED_BY_TAG, findTagExclusion } from "./exclusion.js";
+import { fields, nonBlankText, sameWord } from "./read.js";
+import { planSensorWorkspace } from "./sensor-workspace.js";
+
+/** Cluster checks in the order their outcomes are reported. */
+export const CLUSTER_CHECKS = [
+  "aks.defender-sensor",
+  "aks.azure-policy",
+  "aks.authorized-ips",
+  "aks.sensor-workspace",
+] as const satisfies readonly CheckId[];
+
+export type ClusterCheckId = (typeof CLUSTER_CHECKS)[number];
+
+const PLANNERS: Record<ClusterCheckId, (input: ClusterCheckInput) => Finding<ClusterChange>> = {
+  "aks.defender-sensor": planDefenderSensor,
+  "aks.azure-policy": planAzurePolicy,
+  "aks.authorized-ips": planAuthorizedIps,
+  "aks.sensor-workspace": planSensorWorkspace,
+};
+
+/** A cluster mid-operation rejects a PUT with a conflict; look again soon. */
+export const BUSY_CLUSTER_RETRY_SECONDS = 300;
+/** A stopped cluster cannot apply add-on or profile changes until someone starts it, which may take days. */
+export const STOPPED_CLUSTER_RETRY_SECONDS = 6 * 60 * 60;
+
+export interface ClusterFinding {
+  readonly check: ClusterCheckId;
+  readonly finding: Finding<ClusterChange>;
+}
+
+export function planClusterProtection(input: ClusterCheckInput): ClusterFinding[] {
+  const checks = CLUSTER_CHECKS.filter((check) => input.config.checks.includes(check));
+  const exclusion = findTagExclusion(input.config.excludeTag, input.cluster.tags, input.resourceGroupTags);
+  if (exclusion !== undefined) {
+    return checks.map((check) => ({
+      check,
+      finding: {
+        verdict: "skipped",
+        reason: EXCLUDED_BY_TAG,
+        details: { tag: exclusion.tag, scope: exclusion.scope },
+      },
+    }));
+  }
+  const block = writeBlock(input.cluster);
+  return checks.map((check) => {
+    const finding = PLANNERS[check](input);
+    if (block === undefined || finding.verdict !== "change") return { check, finding };
+    return {
+      check,
+      finding: {
+        verdict: "deferred",
+        reason: `${finding.reason}; ${block.reason}`,
+        retryAfterSeconds: block.retryAfterSeconds,
+        details: { ...finding.details, ...block.details, plannedAction: finding.action },
+      },
+    };
+  });
+}
+
+export interface WriteBlock {
+  readonly reason: string;
+  readonly retryAfterSeconds: number;
+  readonly details: Record<string, unknown>;
+}
+
+/** Why the cluster cannot take a PUT now; a missing provisioning state is read as Succeeded. */
+export function writeBlock(cluster: ClusterSnapshot): WriteBlock | undefined {
+  const state = nonBlankText(cluster.provisioningState);
+  if (state !== undefined && !sameWord(state, "Succeeded")) {
+    return {
+      reason: `the cluster's provisioning state is ${state}, so the change waits until it has finished`,
+      retryAfterSeconds: BUSY_CLUSTER_RETRY_SECONDS,
+      details: { provisioningState: state },
+    };
+  }
+  const power = nonBlankText(fields(cluster.powerState)?.code);
+  if (sameWord(power, "Stopped")) {
+    return {
+      reason: "the cluster is stopped; the change is applied once the cluster runs",
+      retryAfterSeconds: STOPPED_CLUSTER_RETRY_SECONDS,
+      details: { powerState: power },
+    };
+  }
+  return undefined;
+}

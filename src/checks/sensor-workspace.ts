@@ -1,0 +1,59 @@
+import type { Finding } from "../model/checks.js";
+import type { ClusterCheckInput } from "./cluster-input.js";
+import { resolveSensorWorkspace } from "./defender-sensor.js";
+import { items, sameWord } from "./read.js";
+
+/** Reports only: a workspace's network settings and existence belong to its owner, not to this tool. */
+export function planSensorWorkspace(input: ClusterCheckInput): Finding<never> {
+  const { workspace } = input;
+  const source = resolveSensorWorkspace(input.cluster, input.config.workspaceId)?.source;
+  if (workspace.state === "none") {
+    return {
+      verdict: "manual",
+      reason:
+        "the Defender sensor has no Log Analytics workspace: set AUTOPROTECT_WORKSPACE_ID or enable Container insights on the cluster",
+    };
+  }
+  const details = {
+    workspaceResourceId: workspace.resourceId,
+    ...(source === undefined ? {} : { workspaceSource: source }),
+  };
+  if (workspace.state === "missing") {
+    const fix =
+      source === "cluster"
+        ? "create it or point the cluster's Defender profile at an existing workspace"
+        : "create it or set AUTOPROTECT_WORKSPACE_ID to an existing workspace";
+    return {
+      verdict: "manual",
+      reason: `Log Analytics workspace ${workspace.resourceId} was not found: ${fix}`,
+      details,
+    };
+  }
+
+  const ingestion = workspace.publicNetworkAccessForIngestion;
+  const scopes = items(workspace.privateLinkScopeIds).filter((id): id is string => typeof id === "string");
+  const withNetwork = {
+    ...details,
+    publicNetworkAccessForIngestion: ingestion ?? null,
+    privateLinkScopeIds: scopes,
+  };
+  if (!sameWord(ingestion, "Disabled")) {
+    return {
+      verdict: "compliant",
+      reason: `Log Analytics workspace ${workspace.resourceId} exists and accepts ingestion`,
+      details: withNetwork,
+    };
+  }
+  if (scopes.length > 0) {
+    return {
+      verdict: "compliant",
+      reason: `Log Analytics workspace ${workspace.resourceId} accepts ingestion through a private link scope`,
+      details: withNetwork,
+    };
+  }
+  return {
+    verdict: "manual",
+    reason: `Log Analytics workspace ${workspace.resourceId} refuses public ingestion and has no private link: enable public ingestion or connect it to an Azure Monitor Private Link Scope`,
+    details: withNetwork,
+  };
+}

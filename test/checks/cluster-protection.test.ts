@@ -1,0 +1,261 @@
+import { describe, expect, it } from "vitest";
+import {
+  applyClusterChanges,
+  describeClusterChanges,
+  planClusterProtection,
+  type ClusterFinding,
+} from "../../src/checks/index.js";
+import type { ClusterChange } from "../../src/model/cluster.js";
+import type { CheckId } from "../../src/model/checks.js";
+import { cluster, CLUSTER_WORKSPACE, COMPLIANT, CONFIG_WORKSPACE, deepFreeze, input } from "./builders.js";
+
+/** Needs every cluster check to change something. */
+const OPEN: Record<string, unknown> = {
+  provisioningState: "Succeeded",
+  powerState: { code: "Running" },
+  addonProfiles: { azurePolicy: { enabled: false, config: { version: "v2" } } },
+  networkProfile: { loadBalancerSku: "Standard" },
+  agentPoolProfiles: [{ name: "system" }],
+};
+
+const summary = (entries: ClusterFinding[]) => entries.map(({ check, finding }) => [check, finding.verdict]);
+
+describe("planClusterProtection", () => {
+  it("plans every cluster check in order", () => {
+    expect(summary(planClusterProtection(deepFreeze(input(OPEN))))).toEqual([
+      ["aks.defender-sensor", "change"],
+      ["aks.azure-policy", "change"],
+      ["aks.authorized-ips", "change"],
+      ["aks.sensor-workspace", "compliant"],
+    ]);
+  });
+
+  it("runs only the configured checks, still in order", () => {
+    const checks: CheckId[] = ["aks.sensor-workspace", "defender.containers-plan", "aks.azure-policy"];
+    expect(summary(planClusterProtection(input(OPEN, { config: { checks } })))).toEqual([
+      ["aks.azure-policy", "change"],
+      ["aks.sensor-workspace", "compliant"],
+    ]);
+    expect(planClusterProtection(input(OPEN, { config: { checks: ["defender.apis-plan"] } }))).toEqual([]);
+  });
+
+  const exclusions: [
+    string,
+    Record<string, unknown>,
+    Record<string, string> | undefined,
+    string,
+    "resource" | "resourceGroup",
+  ][] = [
+    [
+      "tag on the cluster",
+      { tags: { "AutoProtect-Exclude": "TRUE" } },
+      undefined,
+      "autoprotect-exclude",
+      "resource",
+    ],
+    [
+      "tag on the resource group",
+      {},
+      { "autoprotect-exclude": "true" },
+      "autoprotect-exclude",
+      "resourceGroup",
+    ],
+    ["custom tag on the cluster", { tags: { "no-defender": " true" } }, undefined, "No-Defender", "resource"],
+  ];
+  it.each(exclusions)(
+    "skips every check when excluded by %s",
+    (_name, fields, resourceGroupTags, excludeTag, scope) => {
+      const entries = planClusterProtection(
+        input(
+          { ...OPEN, provisioningState: "Updating", ...fields },
+          { config: { excludeTag }, ...(resourceGroupTags === undefined ? {} : { resourceGroupTags }) },
+        ),
+      );
+      expect(entries).toHaveLength(4);
+      for (const { finding } of entries) {
+        expect(finding).toEqual({
+          verdict: "skipped",
+          reason: "excluded by tag",
+          details: expect.objectContaining({ scope }) as unknown,
+        });
+      }
+    },
+  );
+
+  it("does not skip for a tag set to false", () => {
+    const entries = planClusterProtection(input({ ...OPEN, tags: { "autoprotect-exclude": "false" } }));
+    expect(entries.every(({ finding }) => finding.verdict !== "skipped")).toBe(true);
+  });
+
+  const gates: [string, Record<string, unknown>, number, string][] = [
+    ["Updating", { provisioningState: "Updating" }, 300, "Updating"],
+    ["Failed", { provisioningState: "Failed" }, 300, "Failed"],
+    [
+      "Creating while stopped: the provisioning state comes first",
+      { provisioningState: "Creating", powerState: { code: "Stopped" } },
+      300,
+      "Creating",
+    ],
+    ["Stopped", { powerState: { code: "Stopped" } }, 21600, "once the cluster runs"],
+    [
+      "stopped (lower case) without provisioning state",
+      { provisioningState: undefined, powerState: { code: "stopped" } },
+      21600,
+      "once the cluster runs",
+    ],
+  ];
+  it.each(gates)(
+    "defers changes only, when the cluster is %s",
+    (_name, fields, retryAfterSeconds, reasonHas) => {
+      const entries = planClusterProtection(
+        input({ ...OPEN, ...fields }, { config: { authorizedIpRanges: [] } }),
+      );
+      expect(summary(entries)).toEqual([
+        ["aks.defender-sensor", "deferred"],
+        ["aks.azure-policy", "deferred"],
+        ["aks.authorized-ips", "manual"],
+        ["aks.sensor-workspace", "compliant"],
+      ]);
+      const deferred = entries[1]?.finding;
+      expect(deferred).toMatchObject({ verdict: "deferred", retryAfterSeconds });
+      expect(deferred?.reason).toContain(reasonHas);
+      expect(deferred?.reason).toContain("Azure Policy add-on");
+      expect(deferred?.details).toMatchObject({ plannedAction: "enable the Azure Policy add-on" });
+    },
+  );
+
+  const writable: [string, Record<string, unknown>][] = [
+    ["succeeded in lower case", { provisioningState: "succeeded" }],
+    ["no provisioning state", { provisioningState: undefined }],
+    ["no power state", { powerState: undefined }],
+    ["powerState: null", { powerState: null }],
+  ];
+  it.each(writable)("changes a cluster with %s", (_name, fields) => {
+    const entries = planClusterProtection(input({ ...OPEN, ...fields }));
+    expect(entries[0]?.finding.verdict).toBe("change");
+  });
+
+  it("leaves a compliant cluster alone even when it is busy", () => {
+    const entries = planClusterProtection(input({ ...COMPLIANT, provisioningState: "Updating" }));
+    expect(entries.every(({ finding }) => finding.verdict === "compliant")).toBe(true);
+  });
+});
+
+describe("applyClusterChanges", () => {
+  const all: ClusterChange[] = [
+    { kind: "enable-defender-sensor", workspaceResourceId: CONFIG_WORKSPACE },
+    { kind: "enable-azure-policy", addonKey: "azurepolicy" },
+    { kind: "add-authorized-ip-ranges", ranges: ["203.0.113.0/24", "10.0.0.0/8"] },
+  ];
+
+  it("applies every change to a bare cluster and touches nothing else", () => {
+    const before = deepFreeze(
+      cluster({
+        tags: { env: "prod" },
+        eTag: "abc",
+        kubernetesVersion: "1.30.4",
+        futureProperty: { nested: [1, 2] },
+        securityProfile: { workloadIdentity: { enabled: true } },
+        networkProfile: { loadBalancerSku: "standard" },
+      }),
+    );
+    expect(applyClusterChanges(before, all)).toStrictEqual(
+      cluster({
+        tags: { env: "prod" },
+        eTag: "abc",
+        kubernetesVersion: "1.30.4",
+        futureProperty: { nested: [1, 2] },
+        securityProfile: {
+          workloadIdentity: { enabled: true },
+          defender: {
+            securityMonitoring: { enabled: true },
+            logAnalyticsWorkspaceResourceId: CONFIG_WORKSPACE,
+          },
+        },
+        networkProfile: { loadBalancerSku: "standard" },
+        addonProfiles: { azurepolicy: { enabled: true } },
+        apiServerAccessProfile: { authorizedIPRanges: ["203.0.113.0/24", "10.0.0.0/8"] },
+      }),
+    );
+  });
+
+  it("replaces null sections", () => {
+    const before = cluster({ securityProfile: null, addonProfiles: null, apiServerAccessProfile: null });
+    const after = applyClusterChanges(before, all) as unknown as Record<string, unknown>;
+    expect(after.securityProfile).toEqual({
+      defender: { securityMonitoring: { enabled: true }, logAnalyticsWorkspaceResourceId: CONFIG_WORKSPACE },
+    });
+    expect(after.addonProfiles).toEqual({ azurepolicy: { enabled: true } });
+    expect(after.apiServerAccessProfile).toEqual({ authorizedIPRanges: ["203.0.113.0/24", "10.0.0.0/8"] });
+  });
+
+  it("never replaces the cluster's workspace", () => {
+    const before = cluster({
+      securityProfile: {
+        defender: {
+          logAnalyticsWorkspaceResourceId: CLUSTER_WORKSPACE,
+          securityMonitoring: { enabled: false },
+        },
+      },
+    });
+    expect(applyClusterChanges(before, [all[0] as ClusterChange]).securityProfile).toEqual({
+      defender: { logAnalyticsWorkspaceResourceId: CLUSTER_WORKSPACE, securityMonitoring: { enabled: true } },
+    });
+  });
+
+  it("enables the add-on under the key the cluster already uses and keeps its config", () => {
+    const before = cluster({
+      addonProfiles: {
+        AzurePolicy: { enabled: false, config: { version: "v2" } },
+        omsagent: { enabled: true },
+      },
+    });
+    expect(
+      applyClusterChanges(before, [{ kind: "enable-azure-policy", addonKey: "azurepolicy" }]).addonProfiles,
+    ).toEqual({
+      AzurePolicy: { enabled: true, config: { version: "v2" } },
+      omsagent: { enabled: true },
+    });
+  });
+
+  it("appends only ranges not already there, keeping the existing order", () => {
+    const before = cluster({
+      apiServerAccessProfile: {
+        authorizedIPRanges: ["198.51.100.0/24", "10.0.0.0/8"],
+        enablePrivateCluster: false,
+      },
+    });
+    const after = applyClusterChanges(before, [
+      { kind: "add-authorized-ip-ranges", ranges: ["10.0.0.0/8 ", "192.0.2.1", "192.0.2.1"] },
+    ]);
+    expect(after.apiServerAccessProfile).toEqual({
+      authorizedIPRanges: ["198.51.100.0/24", "10.0.0.0/8", "192.0.2.1"],
+      enablePrivateCluster: false,
+    });
+  });
+
+  it("returns a copy even without changes", () => {
+    const before = cluster(COMPLIANT);
+    const after = applyClusterChanges(before, []);
+    expect(after).toStrictEqual(before);
+    expect(after).not.toBe(before);
+    expect(after.addonProfiles).not.toBe(before.addonProfiles);
+  });
+});
+
+describe("describeClusterChanges", () => {
+  it("says nothing for no change", () => {
+    expect(describeClusterChanges([])).toBe("");
+  });
+  it("names every change in one sentence", () => {
+    expect(
+      describeClusterChanges([
+        { kind: "enable-defender-sensor", workspaceResourceId: CONFIG_WORKSPACE },
+        { kind: "enable-azure-policy", addonKey: "azurePolicy" },
+        { kind: "add-authorized-ip-ranges", ranges: ["203.0.113.0/24", "10.0.0.0/8"] },
+      ]),
+    ).toBe(
+      `enable the Defender sensor with Log Analytics workspace ${CONFIG_WORKSPACE}, enable the Azure Policy add-on and restrict the API server to 203.0.113.0/24 and 10.0.0.0/8`,
+    );
+  });
+});
