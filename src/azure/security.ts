@@ -26,7 +26,7 @@ function asPricing(body: unknown, plan: string): PricingSnapshot {
     ...(typeof id === "string" ? { id } : {}),
     name: typeof name === "string" ? name : plan,
     properties: { ...props, pricingTier: typeof props.pricingTier === "string" ? props.pricingTier : "Free" },
-  } as PricingSnapshot;
+  };
 }
 
 export function createSecurityAdapter(

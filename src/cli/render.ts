@@ -20,6 +20,12 @@ function resourceLabel(resourceId: string): string {
   return type.toLowerCase() === "pricings" ? `Defender plan ${name} (subscription ${parts[2] ?? "?"})` : name;
 }
 
+function resourceOrder(outcome: OutcomeRecord | undefined): string {
+  if (outcome === undefined) return "";
+  const isPlan = outcome.ResourceType.toLowerCase() === "microsoft.security/pricings";
+  return `${outcome.SubscriptionId.toLowerCase()} ${isPlan ? "0" : "1"} ${outcome.ResourceId.toLowerCase()}`;
+}
+
 /** A readable table: one block per resource, one line per check. */
 export function renderTable(outcomes: readonly OutcomeRecord[], colour: boolean): string {
   const byResource = new Map<string, OutcomeRecord[]>();
@@ -29,10 +35,14 @@ export function renderTable(outcomes: readonly OutcomeRecord[], colour: boolean)
     group.push(outcome);
     byResource.set(key, group);
   }
+  // Completion order varies with concurrency; people read a stable order: by subscription, plans first, then by id.
+  const groups = [...byResource.values()].sort((a, b) =>
+    resourceOrder(a[0]).localeCompare(resourceOrder(b[0])),
+  );
   const checkWidth = Math.max(0, ...outcomes.map((o) => o.Check.length));
   const statusWidth = Math.max(0, ...STATUSES.map((s) => s.length));
   const lines: string[] = [];
-  for (const group of byResource.values()) {
+  for (const group of groups) {
     const first = group[0];
     if (first === undefined) continue;
     const title = resourceLabel(first.ResourceId);

@@ -6,6 +6,7 @@ import {
   planContainersPlan,
   resolveSensorWorkspaceId,
 } from "../checks/index.js";
+import type { ClusterCheckInput, ClusterFinding } from "../checks/index.js";
 import type { AzureGateway, ManagedClusterModel } from "../azure/index.js";
 import { AzureApiError } from "../azure/errors.js";
 import { RESOURCE_TYPES, type CheckId, type Finding, type Status } from "../model/checks.js";
@@ -74,6 +75,8 @@ const CLUSTER_CHECKS: readonly CheckId[] = [
   "aks.authorized-ips",
   "aks.sensor-workspace",
 ];
+type ChangeFinding = Extract<Finding<ClusterChange>, { verdict: "change" }>;
+
 const CONTAINERS_PLAN: CheckId = "defender.containers-plan";
 const MAX_CONFLICT_RETRIES = 3;
 const BUSY_RETRY_SECONDS = 300;
@@ -244,9 +247,6 @@ class Run {
     const startedAt = this.now().getTime();
     const checks = CLUSTER_CHECKS.filter((c) => this.enabled(c));
     if (checks.length === 0) return;
-    const emitAll = (status: Status, reason: string, details: Record<string, unknown> = {}): void => {
-      for (const check of checks) this.emit({ ...base(check), status, reason, details });
-    };
     const base = (check: CheckId): Omit<OutcomeFields, "status" | "reason"> => ({
       subscriptionId: id.subscriptionId,
       resourceId: id.id,
@@ -254,91 +254,124 @@ class Run {
       check,
       startedAt,
     });
+    const emitAll = (status: Status, reason: string, details: Record<string, unknown> = {}): void => {
+      for (const check of checks) this.emit({ ...base(check), status, reason, details });
+    };
+    /** Checks that needed the write get `outcome`; the others report their own finding. */
+    const emitWriteOutcome = (
+      planned: readonly ClusterFinding[],
+      outcome: (
+        check: ClusterFinding["check"],
+        finding: ChangeFinding,
+      ) => Pick<OutcomeFields, "status" | "reason" | "action" | "details">,
+    ): void => {
+      for (const { check, finding } of planned) {
+        this.emit({
+          ...base(check),
+          ...(finding.verdict === "change" ? outcome(check, finding) : this.unapplied(finding)),
+        });
+      }
+    };
 
     let snapshot = listed;
     for (let attempt = 1; ; attempt += 1) {
+      let read:
+        { cluster: ManagedClusterModel; input: ClusterCheckInput; planned: ClusterFinding[] } | undefined;
       try {
-        const cluster = snapshot ?? (await this.azure.aks.getCluster(id.id));
-        if (cluster === undefined) {
-          emitAll("skipped", "the cluster no longer exists");
-          return;
-        }
-        const resourceGroupTags =
-          id.resourceGroup === undefined ? undefined : await this.tagsOf(id.subscriptionId, id.resourceGroup);
-        const excluded =
-          exclusionReason(this.config.excludeTag, cluster.tags, resourceGroupTags) !== undefined;
-        // An excluded cluster costs no further reads.
-        const workspace = excluded
-          ? ({ state: "none" } as const)
-          : await this.workspace(resolveSensorWorkspaceId(cluster, this.config.workspaceId));
-        const input = {
-          cluster,
-          workspace,
-          config: this.config,
-          ...(resourceGroupTags ? { resourceGroupTags } : {}),
-        };
-        const planned = planClusterProtection(input);
-        const changes = planned.flatMap(({ finding }) =>
-          finding.verdict === "change" ? [finding.change] : [],
-        );
-
-        if (changes.length === 0 || this.info.mode === "audit") {
-          for (const { check, finding } of planned) this.emit({ ...base(check), ...this.unapplied(finding) });
-          return;
-        }
-
-        const body = applyClusterChanges(cluster, changes);
-        let updated: ManagedClusterModel;
-        try {
-          updated = await this.azure.aks.putCluster(id.id, body, cluster.eTag);
-        } catch (error) {
-          if (error instanceof AzureApiError && error.statusCode === 412 && attempt < MAX_CONFLICT_RETRIES) {
-            // Someone else wrote the cluster since we read it: read again and plan again, never overwrite.
-            snapshot = undefined;
-            continue;
-          }
-          throw error;
-        }
-        const confirmed = new Map(
-          planClusterProtection({ ...input, cluster: updated }).map(({ check, finding }) => [check, finding]),
-        );
-        const action = describeClusterChanges(changes);
-        for (const { check, finding } of planned) {
-          if (finding.verdict !== "change") {
-            this.emit({ ...base(check), ...this.unapplied(finding) });
-            continue;
-          }
-          const after = confirmed.get(check);
-          this.emit(
-            after?.verdict === "compliant"
-              ? {
-                  ...base(check),
-                  status: "remediated",
-                  reason: finding.reason,
-                  action: finding.action,
-                  details: { ...finding.details, combinedWrite: action },
-                }
-              : {
-                  ...base(check),
-                  status: "failed",
-                  reason: `the change was accepted but not confirmed: ${after?.reason ?? "check missing after write"}`,
-                  action: finding.action,
-                },
-          );
-        }
-        return;
+        read = await this.readAndPlanCluster(id, snapshot);
       } catch (error) {
-        if (error instanceof AzureApiError && error.code === "OperationNotAllowed") {
-          emitAll("deferred", `the cluster is busy (${error.code}); will retry`, {
-            retryAfterSeconds: BUSY_RETRY_SECONDS,
-            error: describeError(error),
-          });
-          return;
-        }
         emitAll("failed", failureReason(error), describeError(error));
         return;
       }
+      if (read === undefined) {
+        emitAll("skipped", "the cluster no longer exists");
+        return;
+      }
+      const { cluster, input, planned } = read;
+      const changes = planned.flatMap(({ finding }) =>
+        finding.verdict === "change" ? [finding.change] : [],
+      );
+      if (changes.length === 0 || this.info.mode === "audit") {
+        for (const { check, finding } of planned) this.emit({ ...base(check), ...this.unapplied(finding) });
+        return;
+      }
+
+      const combinedWrite = describeClusterChanges(changes);
+      let updated: ManagedClusterModel;
+      try {
+        updated = await this.azure.aks.putCluster(id.id, applyClusterChanges(cluster, changes), cluster.eTag);
+      } catch (error) {
+        const conflict = error instanceof AzureApiError && error.statusCode === 412;
+        if (conflict && attempt < MAX_CONFLICT_RETRIES) {
+          // Someone else wrote the cluster since we read it: read again and plan again, never overwrite.
+          snapshot = undefined;
+          continue;
+        }
+        const busy = conflict || (error instanceof AzureApiError && error.code === "OperationNotAllowed");
+        emitWriteOutcome(planned, (_check, finding) =>
+          busy
+            ? {
+                status: "deferred",
+                reason: `the cluster is busy (${describeError(error).code}); will retry`,
+                action: finding.action,
+                details: { retryAfterSeconds: BUSY_RETRY_SECONDS, error: describeError(error) },
+              }
+            : {
+                status: "failed",
+                reason: failureReason(error),
+                action: finding.action,
+                details: { error: describeError(error), combinedWrite },
+              },
+        );
+        return;
+      }
+
+      const confirmed = new Map(
+        planClusterProtection({ ...input, cluster: updated }).map(({ check, finding }) => [check, finding]),
+      );
+      emitWriteOutcome(planned, (check, finding) => {
+        const after = confirmed.get(check);
+        return after?.verdict === "compliant"
+          ? {
+              status: "remediated",
+              reason: finding.reason,
+              action: finding.action,
+              details: { ...finding.details, combinedWrite },
+            }
+          : {
+              status: "failed",
+              reason: `the change was accepted but not confirmed: ${after?.reason ?? "check missing after write"}`,
+              action: finding.action,
+              details: { combinedWrite },
+            };
+      });
+      return;
     }
+  }
+
+  /** Reads what one cluster's checks need (tags, workspace) and plans them; undefined when the cluster is gone. */
+  private async readAndPlanCluster(
+    id: ParsedResourceId,
+    snapshot: ManagedClusterModel | undefined,
+  ): Promise<
+    { cluster: ManagedClusterModel; input: ClusterCheckInput; planned: ClusterFinding[] } | undefined
+  > {
+    const cluster = snapshot ?? (await this.azure.aks.getCluster(id.id));
+    if (cluster === undefined) return undefined;
+    const resourceGroupTags =
+      id.resourceGroup === undefined ? undefined : await this.tagsOf(id.subscriptionId, id.resourceGroup);
+    const excluded = exclusionReason(this.config.excludeTag, cluster.tags, resourceGroupTags) !== undefined;
+    // An excluded cluster costs no further reads.
+    const workspace: WorkspaceSnapshot = excluded
+      ? { state: "none" }
+      : await this.workspace(resolveSensorWorkspaceId(cluster, this.config.workspaceId));
+    const input: ClusterCheckInput = {
+      cluster,
+      workspace,
+      config: this.config,
+      ...(resourceGroupTags === undefined ? {} : { resourceGroupTags }),
+    };
+    return { cluster, input, planned: planClusterProtection(input) };
   }
 }
 

@@ -1,0 +1,372 @@
+/**
+ * The estate file: the simulator's input and `--save-estate` output (see the contract's "Estate file").
+ * Parsing validates the shape and names exactly what is wrong, with a JSON path.
+ */
+import { randomBytes } from "node:crypto";
+import { readFile, rename, unlink, writeFile } from "node:fs/promises";
+
+export interface Estate {
+  subscriptions: EstateSubscription[];
+  resources: ArmResource[];
+  capacity?: Record<string, { base: number; perApi: number }>;
+}
+
+export interface EstateSubscription {
+  subscriptionId: string;
+  displayName?: string;
+  /** Default "Enabled"; ARM also reports "Disabled", "Warned", "PastDue", "Deleted". */
+  state?: string;
+  /** Default the simulator's fixed tenant id. */
+  tenantId?: string;
+  /** Plans by name. Containers, Api and VirtualMachines default to Free when not listed. */
+  pricings?: Record<string, EstatePricing>;
+}
+
+export interface EstatePricingExtension {
+  name: string;
+  isEnabled: string;
+  additionalExtensionProperties?: Record<string, unknown>;
+}
+
+export interface EstatePricing {
+  pricingTier: string;
+  subPlan?: string;
+  /** When the plan became Standard (ISO 8601); set by the simulator when absent. */
+  enablementTime?: string;
+  extensions?: EstatePricingExtension[];
+}
+
+export interface ArmResource {
+  id: string;
+  name: string;
+  type: string;
+  location?: string;
+  sku?: Record<string, unknown>;
+  tags?: Record<string, string>;
+  properties?: Record<string, unknown>;
+  [k: string]: unknown;
+}
+
+export class EstateError extends Error {
+  override readonly name = "EstateError";
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const TOP_LEVEL_KEYS = new Set(["subscriptions", "resources", "capacity"]);
+const SUBSCRIPTION_KEYS = new Set(["subscriptionId", "displayName", "state", "tenantId", "pricings"]);
+const PRICING_KEYS = new Set(["pricingTier", "subPlan", "enablementTime", "extensions"]);
+const EXTENSION_KEYS = new Set(["name", "isEnabled", "additionalExtensionProperties"]);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "string") return `the string ${JSON.stringify(value)}`;
+  if (typeof value === "object") return "an object";
+  if (typeof value === "number" || typeof value === "boolean") return `the ${typeof value} ${String(value)}`;
+  return `a ${typeof value}`;
+}
+
+/** `a.b`, `a[3]`, or `a["odd key"]` for keys that are not identifiers. */
+function member(path: string, key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+}
+
+/**
+ * The full type of an ARM id ("Microsoft.ApiManagement/service/apis", "Microsoft.Resources/resourceGroups"),
+ * or undefined when the id is not shaped like a resource id below a subscription.
+ */
+export function typeOfResourceId(id: string): string | undefined {
+  const segments = id.split("/");
+  if (segments[0] !== "" || segments[1]?.toLowerCase() !== "subscriptions") return undefined;
+  if (segments.slice(1).some((s) => s.length === 0)) return undefined;
+  if (segments.length === 3) return "Microsoft.Resources/subscriptions";
+  if (segments.length === 5 && segments[3]?.toLowerCase() === "resourcegroups") {
+    return "Microsoft.Resources/resourceGroups";
+  }
+  // Extension resources nest a provider section below another resource: the last one decides.
+  let providerIndex = -1;
+  for (let i = 3; i < segments.length; i += 1) {
+    if (segments[i]?.toLowerCase() === "providers" && (i - 3) % 2 === 0) providerIndex = i;
+  }
+  if (providerIndex < 0) return undefined;
+  const namespace = segments[providerIndex + 1];
+  const pairs = segments.slice(providerIndex + 2);
+  if (namespace === undefined || pairs.length === 0 || pairs.length % 2 !== 0) return undefined;
+  return [namespace, ...pairs.filter((_, i) => i % 2 === 0)].join("/");
+}
+
+class Parser {
+  constructor(private readonly source: string) {}
+
+  fail(path: string, problem: string): never {
+    throw new EstateError(`${this.source}: ${path} ${problem}`);
+  }
+
+  string(parent: Record<string, unknown>, key: string, path: string, required: true): string;
+  string(parent: Record<string, unknown>, key: string, path: string, required: false): string | undefined;
+  string(parent: Record<string, unknown>, key: string, path: string, required: boolean): string | undefined {
+    const at = member(path, key);
+    const value = parent[key];
+    if (value === undefined) {
+      if (required) this.fail(at, "is missing");
+      return undefined;
+    }
+    if (typeof value !== "string") this.fail(at, `must be a string, not ${describe(value)}`);
+    if (value.trim().length === 0) this.fail(at, "must not be empty");
+    return value;
+  }
+
+  record(value: unknown, at: string): Record<string, unknown> {
+    if (!isRecord(value)) this.fail(at, `must be an object, not ${describe(value)}`);
+    return value;
+  }
+
+  onlyKeys(value: Record<string, unknown>, allowed: Set<string>, at: string): void {
+    for (const key of Object.keys(value)) {
+      if (!allowed.has(key)) {
+        this.fail(member(at, key), `is not a known field (expected one of: ${[...allowed].join(", ")})`);
+      }
+    }
+  }
+
+  estate(json: unknown): Estate {
+    if (!isRecord(json)) {
+      throw new EstateError(`${this.source}: the estate must be a JSON object, not ${describe(json)}`);
+    }
+    for (const key of Object.keys(json)) {
+      if (!TOP_LEVEL_KEYS.has(key)) {
+        throw new EstateError(
+          `${this.source}: unknown top-level key ${JSON.stringify(key)} (expected subscriptions, resources, capacity)`,
+        );
+      }
+    }
+    if (json.subscriptions === undefined) this.fail("subscriptions", "is missing");
+    if (!Array.isArray(json.subscriptions)) {
+      this.fail("subscriptions", `must be an array, not ${describe(json.subscriptions)}`);
+    }
+    const subscriptions = json.subscriptions.map((s: unknown, i) =>
+      this.subscription(s, `subscriptions[${i}]`),
+    );
+    const seen = new Map<string, number>();
+    subscriptions.forEach((s, i) => {
+      const key = s.subscriptionId.toLowerCase();
+      const first = seen.get(key);
+      if (first !== undefined) {
+        this.fail(
+          `subscriptions[${i}].subscriptionId`,
+          `repeats subscriptions[${first}] ('${s.subscriptionId}')`,
+        );
+      }
+      seen.set(key, i);
+    });
+
+    const rawResources = json.resources ?? [];
+    if (!Array.isArray(rawResources))
+      this.fail("resources", `must be an array, not ${describe(rawResources)}`);
+    const ids = new Map<string, number>();
+    const resources = rawResources.map((r: unknown, i) => {
+      const resource = this.resource(r, `resources[${i}]`, seen);
+      const key = resource.id.toLowerCase();
+      const first = ids.get(key);
+      if (first !== undefined)
+        this.fail(`resources[${i}].id`, `repeats resources[${first}].id ('${resource.id}')`);
+      ids.set(key, i);
+      return resource;
+    });
+
+    const estate: Estate = { subscriptions, resources };
+    if (json.capacity !== undefined) estate.capacity = this.capacity(json.capacity);
+    return estate;
+  }
+
+  subscription(value: unknown, at: string): EstateSubscription {
+    const raw = this.record(value, at);
+    this.onlyKeys(raw, SUBSCRIPTION_KEYS, at);
+    const subscriptionId = this.string(raw, "subscriptionId", at, true);
+    if (!GUID.test(subscriptionId)) this.fail(`${at}.subscriptionId`, `'${subscriptionId}' is not a GUID`);
+    const result: EstateSubscription = { subscriptionId };
+    const displayName = this.string(raw, "displayName", at, false);
+    if (displayName !== undefined) result.displayName = displayName;
+    const state = this.string(raw, "state", at, false);
+    if (state !== undefined) result.state = state;
+    const tenantId = this.string(raw, "tenantId", at, false);
+    if (tenantId !== undefined) result.tenantId = tenantId;
+    if (raw.pricings !== undefined) {
+      const pricings = this.record(raw.pricings, `${at}.pricings`);
+      const names = new Map<string, string>();
+      result.pricings = {};
+      for (const [name, pricing] of Object.entries(pricings)) {
+        const previous = names.get(name.toLowerCase());
+        if (previous !== undefined) {
+          this.fail(
+            member(`${at}.pricings`, name),
+            `repeats ${member(`${at}.pricings`, previous)} (names ignore case)`,
+          );
+        }
+        names.set(name.toLowerCase(), name);
+        result.pricings[name] = this.pricing(pricing, member(`${at}.pricings`, name));
+      }
+    }
+    return result;
+  }
+
+  pricing(value: unknown, at: string): EstatePricing {
+    const raw = this.record(value, at);
+    this.onlyKeys(raw, PRICING_KEYS, at);
+    const tier = this.string(raw, "pricingTier", at, true);
+    const pricingTier = normalizeTier(tier);
+    if (pricingTier === undefined)
+      this.fail(`${at}.pricingTier`, `must be "Free" or "Standard", not "${tier}"`);
+    const result: EstatePricing = { pricingTier };
+    const subPlan = this.string(raw, "subPlan", at, false);
+    if (subPlan !== undefined) result.subPlan = subPlan;
+    const enablementTime = this.string(raw, "enablementTime", at, false);
+    if (enablementTime !== undefined) {
+      if (Number.isNaN(Date.parse(enablementTime))) {
+        this.fail(`${at}.enablementTime`, `must be an ISO 8601 date-time, not "${enablementTime}"`);
+      }
+      result.enablementTime = enablementTime;
+    }
+    if (raw.extensions !== undefined) {
+      if (!Array.isArray(raw.extensions)) {
+        this.fail(`${at}.extensions`, `must be an array, not ${describe(raw.extensions)}`);
+      }
+      result.extensions = raw.extensions.map((e: unknown, i) => this.extension(e, `${at}.extensions[${i}]`));
+    }
+    return result;
+  }
+
+  extension(value: unknown, at: string): EstatePricingExtension {
+    const raw = this.record(value, at);
+    this.onlyKeys(raw, EXTENSION_KEYS, at);
+    const name = this.string(raw, "name", at, true);
+    if (raw.isEnabled === undefined) this.fail(`${at}.isEnabled`, "is missing");
+    const isEnabled = normalizeIsEnabled(raw.isEnabled);
+    if (isEnabled === undefined) {
+      this.fail(`${at}.isEnabled`, `must be the string "True" or "False", not ${describe(raw.isEnabled)}`);
+    }
+    const result: EstatePricingExtension = { name, isEnabled };
+    if (raw.additionalExtensionProperties !== undefined) {
+      result.additionalExtensionProperties = this.record(
+        raw.additionalExtensionProperties,
+        `${at}.additionalExtensionProperties`,
+      );
+    }
+    return result;
+  }
+
+  resource(value: unknown, at: string, subscriptions: Map<string, number>): ArmResource {
+    const raw = this.record(value, at);
+    const id = this.string(raw, "id", at, true);
+    const name = this.string(raw, "name", at, true);
+    const type = this.string(raw, "type", at, true);
+    const idType = typeOfResourceId(id);
+    if (idType === undefined) {
+      this.fail(
+        `${at}.id`,
+        `'${id}' is not an ARM resource id ('/subscriptions/{s}/resourceGroups/{rg}/providers/{namespace}/{type}/{name}')`,
+      );
+    }
+    const subscriptionId = id.split("/")[2] ?? "";
+    if (!subscriptions.has(subscriptionId.toLowerCase())) {
+      this.fail(`${at}.id`, `names subscription '${subscriptionId}', which is not listed in subscriptions`);
+    }
+    if (idType.toLowerCase() === "microsoft.resources/subscriptions") {
+      this.fail(`${at}.id`, `'${id}' is a subscription; list it in subscriptions instead`);
+    }
+    if (idType.toLowerCase() !== type.toLowerCase()) {
+      this.fail(`${at}.type`, `'${type}' does not match its id, which is of type '${idType}'`);
+    }
+    const lastSegment = id.split("/").at(-1) ?? "";
+    if (lastSegment.toLowerCase() !== name.toLowerCase()) {
+      this.fail(`${at}.name`, `'${name}' does not match the last segment of its id ('${lastSegment}')`);
+    }
+    this.string(raw, "location", at, false);
+    for (const key of ["sku", "properties"]) {
+      if (raw[key] !== undefined) this.record(raw[key], member(at, key));
+    }
+    if (raw.tags !== undefined) {
+      const tags = this.record(raw.tags, `${at}.tags`);
+      for (const [tag, tagValue] of Object.entries(tags)) {
+        if (typeof tagValue !== "string") {
+          this.fail(member(`${at}.tags`, tag), `must be a string, not ${describe(tagValue)}`);
+        }
+      }
+    }
+    return structuredClone(raw) as ArmResource;
+  }
+
+  capacity(value: unknown): Record<string, { base: number; perApi: number }> {
+    const raw = this.record(value, "capacity");
+    const result: Record<string, { base: number; perApi: number }> = {};
+    for (const [id, entry] of Object.entries(raw)) {
+      const at = member("capacity", id);
+      const model = this.record(entry, at);
+      this.onlyKeys(model, new Set(["base", "perApi"]), at);
+      const numbers: number[] = [];
+      for (const key of ["base", "perApi"]) {
+        const n = model[key];
+        if (n === undefined) this.fail(`${at}.${key}`, "is missing");
+        if (typeof n !== "number" || !Number.isFinite(n) || n < 0) {
+          this.fail(`${at}.${key}`, `must be a number of percent, 0 or more, not ${describe(n)}`);
+        }
+        numbers.push(n);
+      }
+      result[id] = { base: numbers[0] ?? 0, perApi: numbers[1] ?? 0 };
+    }
+    return result;
+  }
+}
+
+export function normalizeTier(tier: string): "Free" | "Standard" | undefined {
+  const lower = tier.toLowerCase();
+  if (lower === "free") return "Free";
+  if (lower === "standard") return "Standard";
+  return undefined;
+}
+
+export function normalizeIsEnabled(value: unknown): "True" | "False" | undefined {
+  if (typeof value !== "string") return undefined;
+  const lower = value.toLowerCase();
+  if (lower === "true") return "True";
+  if (lower === "false") return "False";
+  return undefined;
+}
+
+/** Validates an estate (already parsed JSON) and returns a normalised deep copy. `source` prefixes messages. */
+export function parseEstate(json: unknown, source: string): Estate {
+  return new Parser(source).estate(json);
+}
+
+export async function loadEstateFile(path: string): Promise<Estate> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new EstateError(`${path}: cannot read file (${code})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new EstateError(`${path}: not valid JSON (${(error as Error).message})`);
+  }
+  return parseEstate(json, path);
+}
+
+/** Pretty JSON, written to a temporary file beside the target and renamed over it. */
+export async function saveEstateFile(path: string, estate: Estate): Promise<void> {
+  const temporary = `${path}.${process.pid.toString()}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    await writeFile(temporary, `${JSON.stringify(estate, null, 2)}\n`, "utf8");
+    await rename(temporary, path);
+  } catch (error) {
+    await unlink(temporary).catch(() => undefined);
+    throw error;
+  }
+}

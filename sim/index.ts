@@ -1,0 +1,18 @@
+export {
+  EstateError,
+  loadEstateFile,
+  parseEstate,
+  saveEstateFile,
+  type ArmResource,
+  type Estate,
+  type EstatePricing,
+  type EstatePricingExtension,
+  type EstateSubscription,
+} from "./estate.js";
+export {
+  startSimulator,
+  type FaultSpec,
+  type RecordedRequest,
+  type Simulator,
+  type SimulatorOptions,
+} from "./server.js";

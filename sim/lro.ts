@@ -1,0 +1,92 @@
+/**
+ * Long-running operations the Azure-AsyncOperation way: the accepted request names an operation
+ * URL; each poll of it answers InProgress until `lroPolls` polls have been answered, then the
+ * operation ends (Succeeded, or Failed when an `lro-failed` fault was taken) and the provider's
+ * callback applies the outcome to the resource.
+ */
+import { randomUUID } from "node:crypto";
+import type { RouteContext } from "./routes/types.js";
+import type { LongRunningOperation } from "./state.js";
+
+export interface StartOperation {
+  readonly provider: string;
+  readonly location: string;
+  readonly failure: { code: string; message: string } | undefined;
+  readonly onSucceeded: () => void;
+  readonly onFailed: () => void;
+}
+
+/** ARM spells operation locations without spaces, in lower case ("East US" → "eastus"). */
+export function normalizeLocation(location: string): string {
+  return location.replace(/\s+/g, "").toLowerCase();
+}
+
+/** Registers the operation and returns the headers of the accepted answer (no Retry-After: clients choose). */
+export function startOperation(ctx: RouteContext, start: StartOperation): Record<string, string> {
+  const subscriptionId = ctx.params.subscriptionId ?? "";
+  const operationId = randomUUID();
+  const location = normalizeLocation(start.location);
+  const operation: LongRunningOperation = {
+    operationId,
+    subscriptionId,
+    provider: start.provider,
+    location,
+    startTime: new Date().toISOString(),
+    status: "InProgress",
+    pollsLeft: ctx.lroPolls,
+    failure: start.failure,
+    onSucceeded: start.onSucceeded,
+    onFailed: start.onFailed,
+  };
+  ctx.state.operations.set(operationId, operation);
+  const base = `${ctx.endpoint}/subscriptions/${subscriptionId}/providers/${start.provider}/locations/${location}`;
+  const query = `?api-version=${encodeURIComponent(ctx.request.apiVersion)}`;
+  return {
+    "azure-asyncoperation": `${base}/operations/${operationId}${query}`,
+    location: `${base}/operationresults/${operationId}${query}`,
+  };
+}
+
+/** One poll: counts down, and ends the operation when no InProgress answers are left. */
+export function pollOperation(
+  ctx: RouteContext,
+  provider: string,
+  operationId: string,
+): LongRunningOperation | undefined {
+  const operation = ctx.state.operations.get(operationId.toLowerCase());
+  if (
+    operation === undefined ||
+    operation.provider.toLowerCase() !== provider.toLowerCase() ||
+    operation.subscriptionId.toLowerCase() !== (ctx.params.subscriptionId ?? "").toLowerCase()
+  ) {
+    return undefined;
+  }
+  if (operation.status !== "InProgress") return operation;
+  if (operation.pollsLeft > 0) {
+    operation.pollsLeft -= 1;
+    return operation;
+  }
+  operation.endTime = new Date().toISOString();
+  if (operation.failure === undefined) {
+    operation.status = "Succeeded";
+    operation.onSucceeded();
+  } else {
+    operation.status = "Failed";
+    operation.onFailed();
+  }
+  return operation;
+}
+
+/** The Azure-AsyncOperation status body. */
+export function operationStatusBody(operation: LongRunningOperation): Record<string, unknown> {
+  return {
+    id: `/subscriptions/${operation.subscriptionId}/providers/${operation.provider}/locations/${operation.location}/operations/${operation.operationId}`,
+    name: operation.operationId,
+    status: operation.status,
+    startTime: operation.startTime,
+    ...(operation.endTime === undefined ? {} : { endTime: operation.endTime }),
+    ...(operation.status === "Failed" && operation.failure !== undefined
+      ? { error: { ...operation.failure } }
+      : {}),
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * The route table's vocabulary. A provider module is a list of routes (method, path pattern,
+ * api-versions, handler) plus an optional hook that prepares the loaded estate; server.ts does
+ * everything else (TLS, auth, faults, api-version checks, subscription lookup, recording).
+ */
+import type { IncomingHttpHeaders } from "node:http";
+import { badRequest } from "../arm-errors.js";
+import type { SimState } from "../state.js";
+
+export type HttpMethod = "GET" | "PUT" | "POST" | "PATCH" | "DELETE";
+
+export interface SimRequest {
+  readonly method: string;
+  /** Decoded, without query or trailing slash. */
+  readonly path: string;
+  readonly query: Readonly<Record<string, string>>;
+  readonly apiVersion: string;
+  readonly headers: IncomingHttpHeaders;
+  /** Parsed JSON body; undefined when the request had none. */
+  readonly body: unknown;
+}
+
+export interface RouteContext {
+  readonly state: SimState;
+  readonly request: SimRequest;
+  /** Values of the pattern's `{placeholders}`, as the request spelled them. */
+  readonly params: Readonly<Record<string, string>>;
+  /** The simulator's base URL, for nextLink and operation URLs. */
+  readonly endpoint: string;
+  readonly pageSize: number;
+  readonly lroPolls: number;
+  /** Takes (counts down) a pending `lro-failed` fault that matches this request, if any. */
+  takeLroFault(): { code: string; message: string } | undefined;
+}
+
+export interface RouteResponse {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface Route {
+  readonly method: HttpMethod;
+  /**
+   * Returns the placeholders when the (decoded) path segments belong to this route. Made by
+   * `pattern()` for fixed paths; the generic resource route supplies its own.
+   */
+  readonly match: (segments: readonly string[]) => Record<string, string> | undefined;
+  /** Accepted api-versions, newest first; "any" accepts every version (it must still be present). */
+  readonly apiVersions: readonly string[] | "any";
+  /** The type named by NoRegisteredProviderFound, e.g. "managedClusters". */
+  readonly typeName: string;
+  readonly handle: (ctx: RouteContext) => RouteResponse | Promise<RouteResponse>;
+}
+
+export interface ProviderModule {
+  readonly name: string;
+  readonly routes: readonly Route[];
+  /** Runs once on the freshly loaded state (e.g. to give resources the server-owned fields ARM always returns). */
+  readonly prepare?: (state: SimState) => void;
+}
+
+/**
+ * A matcher for a path template such as
+ * "/subscriptions/{subscriptionId}/providers/Microsoft.Security/pricings/{pricingName}".
+ * Literal segments compare without regard to case, as ARM's do.
+ */
+export function pattern(template: string): Route["match"] {
+  const parts = template.split("/").slice(1);
+  return (segments) => {
+    if (segments.length !== parts.length) return undefined;
+    const params: Record<string, string> = {};
+    for (let i = 0; i < parts.length; i += 1) {
+      const part = parts[i] ?? "";
+      const segment = segments[i] ?? "";
+      if (part.startsWith("{") && part.endsWith("}")) {
+        if (segment.length === 0) return undefined;
+        params[part.slice(1, -1)] = segment;
+      } else if (part.toLowerCase() !== segment.toLowerCase()) {
+        return undefined;
+      }
+    }
+    return params;
+  };
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** `{ value, nextLink }` pages of `pageSize` items; `$skipToken` is the offset of the page. */
+export function page(ctx: RouteContext, items: readonly unknown[]): RouteResponse {
+  const token = ctx.request.query.$skipToken;
+  const offset = token === undefined ? 0 : Number(token);
+  if (!Number.isInteger(offset) || offset < 0) {
+    throw badRequest("InvalidSkipToken", `The skip token '${token ?? ""}' is not valid.`);
+  }
+  const end = offset + ctx.pageSize;
+  const body: { value: unknown[]; nextLink?: string } = { value: items.slice(offset, end) };
+  if (end < items.length) {
+    const path = ctx.request.path.split("/").map(encodeURIComponent).join("/");
+    body.nextLink = `${ctx.endpoint}${path}?api-version=${encodeURIComponent(ctx.request.apiVersion)}&$skipToken=${end}`;
+  }
+  return { status: 200, body };
+}

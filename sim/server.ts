@@ -1,0 +1,400 @@
+/**
+ * The local Azure control-plane simulator: a loopback HTTPS server that answers ARM's REST paths,
+ * api-versions, status codes, long-running-operation headers and error bodies from an estate.
+ */
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import { setTimeout as delay } from "node:timers/promises";
+import {
+  ArmError,
+  armErrorBody,
+  authenticationFailed,
+  invalidRequestContent,
+  methodNotAllowed,
+  missingApiVersion,
+  routeNotFound,
+  subscriptionNotFound,
+  unsupportedApiVersion,
+} from "./arm-errors.js";
+import { simulatorCertificate } from "./cert.js";
+import { parseEstate, type Estate } from "./estate.js";
+import { containerServiceModule } from "./routes/containerservice.js";
+import { genericModule } from "./routes/generic.js";
+import { operationalInsightsModule } from "./routes/operationalinsights.js";
+import { resourcesModule } from "./routes/resources.js";
+import { securityModule } from "./routes/security.js";
+import { subscriptionsModule } from "./routes/subscriptions.js";
+import type { ProviderModule, Route, RouteContext, RouteResponse, SimRequest } from "./routes/types.js";
+import { SimState } from "./state.js";
+
+export interface SimulatorOptions {
+  estate: Estate;
+  /** Delay before every answer, to model ARM's latency. Default 0. */
+  latencyMs?: number;
+  /** Items per page of paged lists. Default 50. */
+  pageSize?: number;
+  /** InProgress answers a long-running operation gives before it ends. Default 1. */
+  lroPolls?: number;
+}
+
+export interface RecordedRequest {
+  method: string;
+  /** Decoded, without the query. */
+  path: string;
+  apiVersion: string | undefined;
+  query: Record<string, string>;
+  ifMatch: string | undefined;
+  /** Parsed JSON body; the raw text when it was not JSON; undefined when empty. */
+  body: unknown;
+  /** The status answered; 0 while unanswered or when the connection was dropped. */
+  status: number;
+  /** The kind of fault that shaped the answer, if any. */
+  fault?: string;
+}
+
+export type FaultSpec =
+  | {
+      kind: "status";
+      method?: string;
+      path: string | RegExp;
+      times?: number;
+      status: number;
+      code: string;
+      message?: string;
+      retryAfterSeconds?: number;
+    }
+  | { kind: "drop-connection"; method?: string; path: string | RegExp; times?: number }
+  | {
+      kind: "lro-failed";
+      method?: string;
+      path: string | RegExp;
+      times?: number;
+      code?: string;
+      message?: string;
+    };
+
+export interface Simulator {
+  /** e.g. https://127.0.0.1:43123 */
+  readonly endpoint: string;
+  /** PEM of the self-signed certificate, for the SDK clients' `tlsOptions.ca`. */
+  readonly ca: string;
+  /** Every request so far, in arrival order (also refused and faulted ones). */
+  readonly requests: readonly RecordedRequest[];
+  /** Path string: case-insensitive match of the whole decoded path; RegExp: tested against it. `times` defaults to 1. */
+  injectFault(fault: FaultSpec): void;
+  clearFaults(): void;
+  clearRequests(): void;
+  /** The current state in estate format; a simulator started from it continues where this one is. */
+  exportEstate(): Estate;
+  close(): Promise<void>;
+}
+
+/** The route table, in precedence order; the generic resource route comes last. */
+const MODULES: readonly ProviderModule[] = [
+  subscriptionsModule,
+  resourcesModule,
+  securityModule,
+  containerServiceModule,
+  operationalInsightsModule,
+  genericModule,
+];
+
+interface PendingFault {
+  readonly spec: FaultSpec;
+  remaining: number;
+}
+
+const BODY_METHODS = new Set(["PUT", "PATCH", "POST"]);
+const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      resolve(Buffer.concat(chunks).toString("utf8"));
+    });
+    req.on("error", reject);
+  });
+}
+
+function decodePath(pathname: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    decoded = pathname;
+  }
+  return decoded.length > 1 ? decoded.replace(/\/+$/, "") : decoded;
+}
+
+function faultMatches(spec: FaultSpec, method: string, path: string): boolean {
+  if (spec.method !== undefined && spec.method.toUpperCase() !== method.toUpperCase()) return false;
+  if (typeof spec.path === "string")
+    return spec.path.replace(/\/+$/, "").toLowerCase() === path.toLowerCase();
+  spec.path.lastIndex = 0;
+  return spec.path.test(path);
+}
+
+export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
+  // Validate and copy: the caller's estate object is never touched.
+  const state = new SimState(parseEstate(options.estate, "estate"));
+  for (const module of MODULES) module.prepare?.(state);
+  const latencyMs = Math.max(0, options.latencyMs ?? 0);
+  const pageSize = Math.max(1, Math.floor(options.pageSize ?? 50));
+  const lroPolls = Math.max(0, Math.floor(options.lroPolls ?? 1));
+  const routes: Route[] = MODULES.flatMap((m) => m.routes);
+  const requests: RecordedRequest[] = [];
+  let faults: PendingFault[] = [];
+  const closing = new AbortController();
+  let endpoint = "";
+
+  const takeFault = (
+    method: string,
+    path: string,
+    kinds: readonly FaultSpec["kind"][],
+  ): FaultSpec | undefined => {
+    const pending = faults.find(
+      (f) => f.remaining > 0 && kinds.includes(f.spec.kind) && faultMatches(f.spec, method, path),
+    );
+    if (pending === undefined) return undefined;
+    pending.remaining -= 1;
+    faults = faults.filter((f) => f.remaining > 0);
+    return pending.spec;
+  };
+
+  const send = (res: ServerResponse, record: RecordedRequest, answer: RouteResponse): void => {
+    record.status = answer.status;
+    const headers: Record<string, string> = {
+      "x-ms-request-id": randomUUID(),
+      "x-ms-correlation-request-id": randomUUID(),
+      "cache-control": "no-cache",
+      ...answer.headers,
+    };
+    if (answer.body === undefined || answer.status === 204) {
+      res.writeHead(answer.status, headers);
+      res.end();
+      return;
+    }
+    const text = JSON.stringify(answer.body);
+    res.writeHead(answer.status, {
+      ...headers,
+      "content-type": JSON_CONTENT_TYPE,
+      "content-length": Buffer.byteLength(text).toString(),
+    });
+    res.end(text);
+  };
+
+  const errorAnswer = (error: ArmError): RouteResponse => ({
+    status: error.status,
+    body: error.body(),
+    headers: error.headers,
+  });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const method = (req.method ?? "GET").toUpperCase();
+    const url = new URL(req.url ?? "/", "https://127.0.0.1");
+    const path = decodePath(url.pathname);
+    const query = Object.fromEntries(url.searchParams.entries());
+    const apiVersionValue = url.searchParams.get("api-version");
+    const apiVersion = apiVersionValue === null || apiVersionValue.length === 0 ? undefined : apiVersionValue;
+    const ifMatchHeader = req.headers["if-match"];
+    const record: RecordedRequest = {
+      method,
+      path,
+      apiVersion,
+      query,
+      ifMatch: typeof ifMatchHeader === "string" ? ifMatchHeader : undefined,
+      body: undefined,
+      status: 0,
+    };
+    requests.push(record);
+
+    const text = await readBody(req);
+    let body: unknown;
+    let bodyError: string | undefined;
+    if (text.trim().length > 0) {
+      try {
+        body = JSON.parse(text);
+      } catch (error) {
+        body = text;
+        bodyError = (error as Error).message;
+      }
+    }
+    record.body = body;
+
+    if (latencyMs > 0) {
+      try {
+        await delay(latencyMs, undefined, { signal: closing.signal });
+      } catch {
+        req.socket.destroy();
+        return;
+      }
+    }
+
+    const authorization = req.headers.authorization ?? "";
+    const bearer = /^Bearer\s+(\S.*)$/i.exec(authorization);
+    if (bearer === null) {
+      send(
+        res,
+        record,
+        errorAnswer(
+          authenticationFailed(
+            authorization.length === 0
+              ? "The 'Authorization' header is missing."
+              : "The 'Authorization' header is not a bearer token.",
+          ),
+        ),
+      );
+      return;
+    }
+
+    const fault = takeFault(method, path, ["status", "drop-connection"]);
+    if (fault?.kind === "drop-connection") {
+      record.fault = fault.kind;
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === "status") {
+      record.fault = fault.kind;
+      send(res, record, {
+        status: fault.status,
+        body: armErrorBody(fault.code, fault.message ?? `Simulated ${String(fault.status)} ${fault.code}.`),
+        headers:
+          fault.retryAfterSeconds === undefined
+            ? {}
+            : { "retry-after": String(Math.ceil(fault.retryAfterSeconds)) },
+      });
+      return;
+    }
+
+    try {
+      send(res, record, await route(method, path, apiVersion, query, body, bodyError, req, record));
+    } catch (error) {
+      if (error instanceof ArmError) {
+        send(res, record, errorAnswer(error));
+      } else {
+        const message = error instanceof Error ? error.message : String(error);
+        send(
+          res,
+          record,
+          errorAnswer(new ArmError(500, "InternalServerError", `Simulator error: ${message}`)),
+        );
+      }
+    }
+  };
+
+  const route = async (
+    method: string,
+    path: string,
+    apiVersion: string | undefined,
+    query: Record<string, string>,
+    body: unknown,
+    bodyError: string | undefined,
+    req: IncomingMessage,
+    record: RecordedRequest,
+  ): Promise<RouteResponse> => {
+    if (apiVersion === undefined) throw missingApiVersion();
+    const segments = path === "/" ? [] : path.split("/").slice(1);
+    let found: { route: Route; params: Record<string, string> } | undefined;
+    let otherMethod = false;
+    for (const candidate of routes) {
+      const params = candidate.match(segments);
+      if (params === undefined) continue;
+      if (candidate.method !== method) {
+        otherMethod = true;
+        continue;
+      }
+      found = { route: candidate, params };
+      break;
+    }
+    if (found === undefined) throw otherMethod ? methodNotAllowed(method, path) : routeNotFound(method, path);
+    const { route: matched, params } = found;
+
+    const subscriptionId = params.subscriptionId;
+    if (subscriptionId !== undefined && state.subscription(subscriptionId) === undefined) {
+      throw subscriptionNotFound(subscriptionId);
+    }
+    if (matched.apiVersions !== "any" && !matched.apiVersions.includes(apiVersion)) {
+      const location = state.get(path)?.location;
+      throw unsupportedApiVersion(
+        apiVersion,
+        matched.typeName,
+        typeof location === "string" ? location : "global",
+        matched.apiVersions,
+      );
+    }
+    if (BODY_METHODS.has(method)) {
+      if (bodyError !== undefined) throw invalidRequestContent(bodyError);
+      if (body === undefined) throw invalidRequestContent("the request body is empty.");
+    }
+
+    const request: SimRequest = { method, path, query, apiVersion, headers: req.headers, body };
+    const ctx: RouteContext = {
+      state,
+      request,
+      params,
+      endpoint,
+      pageSize,
+      lroPolls,
+      takeLroFault: () => {
+        const taken = takeFault(method, path, ["lro-failed"]);
+        if (taken?.kind !== "lro-failed") return undefined;
+        record.fault = taken.kind;
+        return {
+          code: taken.code ?? "InternalOperationError",
+          message: taken.message ?? "Simulated failure of the long-running operation.",
+        };
+      },
+    };
+    return matched.handle(ctx);
+  };
+
+  const { key, cert } = await simulatorCertificate();
+  const server: Server = createServer({ key, cert, keepAlive: true }, (req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      // Only reachable if the socket failed mid-request; nothing left to answer.
+      res.destroy(error instanceof Error ? error : undefined);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port.toString()}`;
+
+  let closed: Promise<void> | undefined;
+  return {
+    endpoint,
+    ca: cert,
+    requests,
+    injectFault(fault) {
+      const times = fault.times ?? 1;
+      if (!Number.isInteger(times) || times < 1)
+        throw new RangeError(`fault times must be a positive integer, not ${String(times)}`);
+      faults.push({ spec: fault, remaining: times });
+    },
+    clearFaults() {
+      faults = [];
+    },
+    clearRequests() {
+      requests.length = 0;
+    },
+    exportEstate: () => state.toEstate(),
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        closing.abort();
+        server.close(() => {
+          resolve();
+        });
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}

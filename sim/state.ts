@@ -1,0 +1,153 @@
+/** The simulator's in-memory Azure: subscriptions with their Defender plans, and ARM resources by id. */
+import type { ArmResource, Estate, EstatePricing } from "./estate.js";
+import { defaultPricings } from "./pricing-plans.js";
+
+export const SIM_TENANT_ID = "00000000-0000-4000-8000-00000000a2e0";
+
+export interface StoredPricing {
+  /** The plan's name as the estate (or the default catalogue) spells it. */
+  readonly name: string;
+  pricing: EstatePricing;
+  /** Listed in the estate or written since: exported. Untouched default plans are not. */
+  explicit: boolean;
+}
+
+export interface StoredSubscription {
+  readonly subscriptionId: string;
+  readonly displayName: string | undefined;
+  readonly state: string | undefined;
+  readonly tenantId: string | undefined;
+  /** By lower-case plan name, in estate order. */
+  readonly pricings: Map<string, StoredPricing>;
+}
+
+/** A long-running operation, advanced by its status polls. */
+export interface LongRunningOperation {
+  readonly operationId: string;
+  readonly subscriptionId: string;
+  readonly provider: string;
+  readonly location: string;
+  readonly startTime: string;
+  endTime?: string;
+  status: "InProgress" | "Succeeded" | "Failed";
+  /** InProgress answers still to give before the operation ends. */
+  pollsLeft: number;
+  /** When set, the operation ends Failed with this error. */
+  readonly failure: { code: string; message: string } | undefined;
+  readonly onSucceeded: () => void;
+  readonly onFailed: () => void;
+}
+
+export function clone<T>(value: T): T {
+  return structuredClone(value);
+}
+
+export class SimState {
+  readonly subscriptions = new Map<string, StoredSubscription>();
+  readonly operations = new Map<string, LongRunningOperation>();
+  readonly capacity: Estate["capacity"];
+  private readonly resources = new Map<string, ArmResource>();
+  /** Top-level fields the simulator gave resources at load (by lower-case id), left out of exports while unchanged. */
+  private readonly loadDefaults = new Map<string, Map<string, string>>();
+
+  constructor(estate: Estate) {
+    for (const s of estate.subscriptions) {
+      const pricings = new Map<string, StoredPricing>();
+      for (const [name, pricing] of Object.entries(s.pricings ?? {})) {
+        pricings.set(name.toLowerCase(), { name, pricing: clone(pricing), explicit: true });
+      }
+      for (const [name, pricing] of Object.entries(defaultPricings())) {
+        if (!pricings.has(name.toLowerCase()))
+          pricings.set(name.toLowerCase(), { name, pricing, explicit: false });
+      }
+      this.subscriptions.set(s.subscriptionId.toLowerCase(), {
+        subscriptionId: s.subscriptionId,
+        displayName: s.displayName,
+        state: s.state,
+        tenantId: s.tenantId,
+        pricings,
+      });
+    }
+    for (const resource of estate.resources) this.put(clone(resource));
+    this.capacity = estate.capacity === undefined ? undefined : clone(estate.capacity);
+  }
+
+  subscription(subscriptionId: string): StoredSubscription | undefined {
+    return this.subscriptions.get(subscriptionId.toLowerCase());
+  }
+
+  /** The stored resource itself (not a copy); ids compare without regard to case. */
+  get(id: string): ArmResource | undefined {
+    return this.resources.get(normalizeId(id));
+  }
+
+  /** Adds or replaces (keeping its place in the listing order). */
+  put(resource: ArmResource): void {
+    this.resources.set(normalizeId(resource.id), resource);
+  }
+
+  /**
+   * Gives a loaded resource a field ARM always returns but the estate left out (e.g. an eTag). While the
+   * field keeps this value, exports leave it out again, so an untouched estate exports as it was loaded.
+   * Values should be derived from the resource's content, so that a reloaded export gets the same ones.
+   */
+  addLoadDefault(resource: ArmResource, field: string, value: string): void {
+    resource[field] = value;
+    const key = normalizeId(resource.id);
+    const fields = this.loadDefaults.get(key) ?? new Map<string, string>();
+    fields.set(field, value);
+    this.loadDefaults.set(key, fields);
+  }
+
+  delete(id: string): boolean {
+    return this.resources.delete(normalizeId(id));
+  }
+
+  /** Resources of `type` whose id starts with `scope` (a subscription or resource group id), in estate order. */
+  list(type: string, scope: string): ArmResource[] {
+    const prefix = `${normalizeId(scope)}/`;
+    const lowerType = type.toLowerCase();
+    return [...this.resources.entries()]
+      .filter(([key, r]) => key.startsWith(prefix) && r.type.toLowerCase() === lowerType)
+      .map(([, r]) => r);
+  }
+
+  all(): ArmResource[] {
+    return [...this.resources.values()];
+  }
+
+  private exported(resource: ArmResource): ArmResource {
+    const copy = clone(resource);
+    for (const [field, value] of this.loadDefaults.get(normalizeId(resource.id)) ?? []) {
+      if (copy[field] === value) Reflect.deleteProperty(copy, field);
+    }
+    return copy;
+  }
+
+  /** The current state in estate format (deep copy). */
+  toEstate(): Estate {
+    const estate: Estate = {
+      subscriptions: [...this.subscriptions.values()].map((s) => ({
+        subscriptionId: s.subscriptionId,
+        ...(s.displayName === undefined ? {} : { displayName: s.displayName }),
+        ...(s.state === undefined ? {} : { state: s.state }),
+        ...(s.tenantId === undefined ? {} : { tenantId: s.tenantId }),
+        ...pricingsOf(s),
+      })),
+      resources: this.all().map((r) => this.exported(r)),
+    };
+    if (this.capacity !== undefined) estate.capacity = clone(this.capacity);
+    return estate;
+  }
+}
+
+function pricingsOf(s: StoredSubscription): { pricings?: Record<string, EstatePricing> } {
+  const explicit = [...s.pricings.values()].filter((p) => p.explicit);
+  return explicit.length === 0
+    ? {}
+    : { pricings: Object.fromEntries(explicit.map((p) => [p.name, clone(p.pricing)])) };
+}
+
+export function normalizeId(id: string): string {
+  return id.replace(/\/+$/, "").toLowerCase();
+}

@@ -1,0 +1,209 @@
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../../src/cli/main.js";
+import { OUTCOME_FIELDS, type OutcomeRecord } from "../../src/model/outcome.js";
+import { BASE_ENV } from "../support/azure.js";
+import { PROTECTED_PROPERTIES, SUB_A, cluster, clusterId, estate } from "../support/estate.js";
+
+interface Captured {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(args: string[], env: Record<string, string> = BASE_ENV): Promise<Captured> {
+  let stdout = "";
+  let stderr = "";
+  const code = await runCli(args, {
+    stdout: { write: (t: string) => (stdout += t) },
+    stderr: { write: (t: string) => (stderr += t) },
+    env,
+  });
+  return { code, stdout, stderr };
+}
+
+function records(stdout: string): OutcomeRecord[] {
+  return stdout
+    .trim()
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as OutcomeRecord);
+}
+
+let dir: string;
+let estatePath: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "autoprotect-cli-"));
+  estatePath = join(dir, "estate.json");
+  await writeFile(
+    estatePath,
+    JSON.stringify(estate([cluster("aks-open"), cluster("aks-done", { properties: PROTECTED_PROPERTIES })])),
+  );
+});
+
+describe("autoprotect CLI", () => {
+  it("sweep --dry-run --json prints contract records as JSON Lines and changes nothing", async () => {
+    const saved = join(dir, "after-dry-run.json");
+    const result = await cli([
+      "sweep",
+      "--simulate",
+      estatePath,
+      "--dry-run",
+      "--json",
+      "--save-estate",
+      saved,
+    ]);
+    expect(result.code).toBe(0);
+    const outcomes = records(result.stdout);
+    expect(outcomes).toHaveLength(9);
+    for (const outcome of outcomes) {
+      expect(Object.keys(outcome).sort()).toEqual([...OUTCOME_FIELDS].sort());
+      expect(outcome.Mode).toBe("audit");
+      expect(outcome.Trigger).toBe("cli");
+    }
+    expect(outcomes.filter((o) => o.Status === "planned")).toHaveLength(4);
+    expect(JSON.parse(await readFile(saved, "utf8"))).toEqual(JSON.parse(await readFile(estatePath, "utf8")));
+  });
+
+  it("enforces, saves the estate, and a second run from the saved estate finds nothing to do", async () => {
+    const saved = join(dir, "after.json");
+    const first = await cli(["sweep", "--simulate", estatePath, "--json", "--save-estate", saved]);
+    expect(first.code).toBe(0);
+    expect(records(first.stdout).filter((o) => o.Status === "remediated")).toHaveLength(4);
+    const second = await cli(["sweep", "--simulate", saved, "--json"]);
+    expect(new Set(records(second.stdout).map((o) => o.Status))).toEqual(new Set(["compliant"]));
+  });
+
+  it("prints a table grouped by resource and a summary line without --json", async () => {
+    const result = await cli(["sweep", "--simulate", estatePath, "--dry-run"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("aks-open");
+    expect(result.stdout).toMatch(/aks\.azure-policy\s+planned/);
+    expect(result.stdout).not.toContain("\u001b[");
+    expect(result.stdout.trim().split("\n").at(-1)).toMatch(
+      /^9 checks on 3 resources: 5 compliant, 4 planned/,
+    );
+  });
+
+  it("reconciles one resource id", async () => {
+    const result = await cli([
+      "reconcile",
+      clusterId("aks-open"),
+      "--simulate",
+      estatePath,
+      "--dry-run",
+      "--json",
+    ]);
+    expect(result.code).toBe(0);
+    expect(records(result.stdout).map((o) => o.Check)).toEqual([
+      "defender.containers-plan",
+      "aks.defender-sensor",
+      "aks.azure-policy",
+      "aks.authorized-ips",
+      "aks.sensor-workspace",
+    ]);
+  });
+
+  it("exits 1 when any outcome failed, with ARM's error code in the reason", async () => {
+    const broken = join(dir, "broken.json");
+    const e = estate([cluster("aks-open")]);
+    // ARM refuses a PUT without a location; the simulator does the same.
+    delete (e.resources[1] as { location?: string }).location;
+    await writeFile(broken, JSON.stringify(e));
+    const result = await cli(["sweep", "--simulate", broken, "--json"]);
+    expect(result.code).toBe(1);
+    const failed = records(result.stdout).filter((o) => o.Status === "failed");
+    expect(failed.map((o) => o.Check).sort()).toEqual([
+      "aks.authorized-ips",
+      "aks.azure-policy",
+      "aks.defender-sensor",
+    ]);
+    for (const outcome of failed) expect(outcome.Reason).toMatch(/^[A-Za-z]+: /);
+  });
+
+  describe("bad input: exit 2, one line naming the problem, nothing written", () => {
+    const cases: [string, string[], Record<string, string>, RegExp][] = [
+      [
+        "malformed resource id",
+        ["reconcile", "/subscriptions/not-a-guid/resourceGroups/x"],
+        BASE_ENV,
+        /not a GUID/,
+      ],
+      [
+        "resource id without providers",
+        ["reconcile", `/subscriptions/${SUB_A}/foo/bar`],
+        BASE_ENV,
+        /providers/,
+      ],
+      [
+        "unknown check",
+        ["sweep"],
+        { ...BASE_ENV, AUTOPROTECT_CHECKS: "aks.defender-sensor,aks.nope" },
+        /AUTOPROTECT_CHECKS: unknown check 'aks.nope'/,
+      ],
+      [
+        "invalid CIDR",
+        ["sweep"],
+        { ...BASE_ENV, AUTOPROTECT_AUTHORIZED_IP_RANGES: "10.0.0.0/33" },
+        /AUTOPROTECT_AUTHORIZED_IP_RANGES: '10.0.0.0\/33'/,
+      ],
+      ["invalid mode", ["sweep"], { ...BASE_ENV, AUTOPROTECT_MODE: "yolo" }, /AUTOPROTECT_MODE/],
+      ["unknown option", ["sweep", "--force"], BASE_ENV, /--force/],
+      ["unknown command", ["destroy"], BASE_ENV, /unknown command 'destroy'/],
+      [
+        "--save-estate without --simulate",
+        ["sweep", "--save-estate", "x.json"],
+        BASE_ENV,
+        /--save-estate needs --simulate/,
+      ],
+      ["bad --subscription", ["sweep", "--subscription", "abc"], BASE_ENV, /--subscription 'abc'/],
+      [
+        "subscription outside the allow-list",
+        ["sweep", "--subscription", SUB_A],
+        { ...BASE_ENV, AUTOPROTECT_SUBSCRIPTIONS: "0a1b2c3d-0000-4000-8000-0000000000ff" },
+        /outside AUTOPROTECT_SUBSCRIPTIONS/,
+      ],
+    ];
+    for (const [name, args, env, message] of cases) {
+      it(name, async () => {
+        const simulate = args.includes("--save-estate") ? [] : ["--simulate", estatePath];
+        const result = await cli([...args, ...simulate, "--json"], env);
+        expect(result.code).toBe(2);
+        expect(result.stdout).toBe("");
+        expect(result.stderr.split("\n")[0]).toMatch(message);
+        expect(result.stderr.split("\n")[0]).toMatch(/^autoprotect: /);
+      });
+    }
+
+    it("unreadable estate file", async () => {
+      const result = await cli(["sweep", "--simulate", join(dir, "missing.json"), "--json"]);
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe("");
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+      expect(result.stderr).toContain("missing.json");
+    });
+
+    it("estate file that is not JSON", async () => {
+      const bad = join(dir, "bad.json");
+      await writeFile(bad, "{ subscriptions: [");
+      const result = await cli(["sweep", "--simulate", bad, "--json"]);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(/bad\.json.*JSON/);
+    });
+
+    it("a resource type autoprotect does not reconcile", async () => {
+      const result = await cli([
+        "reconcile",
+        `/subscriptions/${SUB_A}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1`,
+        "--simulate",
+        estatePath,
+        "--json",
+      ]);
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toContain("Microsoft.Storage/storageAccounts");
+    });
+  });
+});

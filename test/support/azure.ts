@@ -1,0 +1,55 @@
+import { startSimulator, type Estate, type Simulator, type SimulatorOptions } from "../../sim/index.js";
+import { createAzureGateway, type AzureGateway } from "../../src/azure/index.js";
+import { simulatorCredential } from "../../src/cli/simulate.js";
+import { createEngine, type Engine, type EngineOptions } from "../../src/engine/engine.js";
+import { loadConfig, type Config } from "../../src/model/config.js";
+import type { OutcomeRecord } from "../../src/model/outcome.js";
+import { workspaceId } from "./estate.js";
+
+export interface TestWorld {
+  readonly sim: Simulator;
+  readonly azure: AzureGateway;
+  readonly config: Config;
+  engine(overrides?: Partial<EngineOptions>): Engine;
+}
+
+export const BASE_ENV = {
+  AUTOPROTECT_WORKSPACE_ID: workspaceId(),
+  AUTOPROTECT_AUTHORIZED_IP_RANGES: "203.0.113.0/24",
+};
+
+/** The real SDK clients against the simulator, with retry delays shortened (Retry-After still honoured). */
+export async function startWorld(
+  estate: Estate,
+  env: Record<string, string> = {},
+  simOptions: Omit<SimulatorOptions, "estate"> = {},
+): Promise<TestWorld> {
+  const sim = await startSimulator({ estate, ...simOptions });
+  const azure = createAzureGateway({
+    credential: simulatorCredential,
+    endpoint: sim.endpoint,
+    tlsCa: sim.ca,
+    pollIntervalMs: 5,
+    retry: { retryDelayInMs: 5, maxRetryDelayInMs: 20 },
+  });
+  const config = loadConfig({ ...BASE_ENV, ...env });
+  return { sim, azure, config, engine: (overrides = {}) => createEngine({ azure, config, ...overrides }) };
+}
+
+export function runInfo(mode: Config["mode"] = "enforce") {
+  return { runId: "run-1", trigger: "cli" as const, mode, correlationId: "corr-1" };
+}
+
+export function writes(sim: Simulator) {
+  return sim.requests.filter((r) => r.method !== "GET");
+}
+
+export function statusOf(
+  outcomes: readonly OutcomeRecord[],
+  resourceName: string,
+  check: string,
+): string | undefined {
+  return outcomes.find(
+    (o) => o.ResourceId.toLowerCase().endsWith(`/${resourceName.toLowerCase()}`) && o.Check === check,
+  )?.Status;
+}
