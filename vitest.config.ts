@@ -8,5 +8,6 @@ export default defineConfig({
     // Two cores: simulator-backed suites are I/O bound, so a small pool is enough.
     pool: "forks",
     maxWorkers: 2,
+    reporters: ["default", "./test/support/summary-reporter.ts"],
   },
 });
