@@ -1,6 +1,6 @@
 import { ContainerServiceClient, type ManagedCluster } from "@azure/arm-containerservice";
 import { parseResourceId } from "../model/resource-id.js";
-import { pollIntervalMs, sdkClientOptions, type AzureConnection } from "./connection.js";
+import { perSubscription, pollIntervalMs, sdkClientOptions, type AzureConnection } from "./connection.js";
 import { azureCall, isNotFound, toAzureApiError } from "./errors.js";
 
 /** The SDK's managed cluster model (ARM's `properties` flattened); structurally a ClusterSnapshot. */
@@ -19,20 +19,10 @@ export interface AksAdapter {
 }
 
 export function createAksAdapter(connection: AzureConnection): AksAdapter {
-  const clients = new Map<string, ContainerServiceClient>();
-  const client = (subscriptionId: string): ContainerServiceClient => {
-    const key = subscriptionId.toLowerCase();
-    let existing = clients.get(key);
-    if (existing === undefined) {
-      existing = new ContainerServiceClient(
-        connection.credential,
-        subscriptionId,
-        sdkClientOptions(connection),
-      );
-      clients.set(key, existing);
-    }
-    return existing;
-  };
+  const client = perSubscription(
+    (subscriptionId) =>
+      new ContainerServiceClient(connection.credential, subscriptionId, sdkClientOptions(connection)),
+  );
   const locate = (clusterId: string): { subscriptionId: string; resourceGroup: string; name: string } => {
     const parsed = parseResourceId(clusterId);
     const name = parsed.names[0];

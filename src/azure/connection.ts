@@ -41,3 +41,17 @@ export function sdkClientOptions(connection: AzureConnection): {
 export function pollIntervalMs(connection: AzureConnection): number {
   return connection.pollIntervalMs ?? 5000;
 }
+
+/** One SDK client per subscription, made on first use: ARM SDK clients are bound to a subscription. */
+export function perSubscription<T>(create: (subscriptionId: string) => T): (subscriptionId: string) => T {
+  const clients = new Map<string, T>();
+  return (subscriptionId) => {
+    const key = subscriptionId.toLowerCase();
+    let client = clients.get(key);
+    if (client === undefined) {
+      client = create(subscriptionId);
+      clients.set(key, client);
+    }
+    return client;
+  };
+}

@@ -1,7 +1,7 @@
 import { OperationalInsightsManagementClient } from "@azure/arm-operationalinsights";
 import type { WorkspaceSnapshot } from "../model/cluster.js";
 import { parseResourceId } from "../model/resource-id.js";
-import { sdkClientOptions, type AzureConnection } from "./connection.js";
+import { perSubscription, sdkClientOptions, type AzureConnection } from "./connection.js";
 import { azureCall, isNotFound } from "./errors.js";
 
 /** Log Analytics workspaces (Microsoft.OperationalInsights), read to know whether the Defender sensor can send to them. */
@@ -10,20 +10,14 @@ export interface LogAnalyticsAdapter {
 }
 
 export function createLogAnalyticsAdapter(connection: AzureConnection): LogAnalyticsAdapter {
-  const clients = new Map<string, OperationalInsightsManagementClient>();
-  const client = (subscriptionId: string): OperationalInsightsManagementClient => {
-    const key = subscriptionId.toLowerCase();
-    let existing = clients.get(key);
-    if (existing === undefined) {
-      existing = new OperationalInsightsManagementClient(
+  const client = perSubscription(
+    (subscriptionId) =>
+      new OperationalInsightsManagementClient(
         connection.credential,
         subscriptionId,
         sdkClientOptions(connection),
-      );
-      clients.set(key, existing);
-    }
-    return existing;
-  };
+      ),
+  );
   return {
     async getWorkspace(workspaceId) {
       const parsed = parseResourceId(workspaceId);

@@ -1,6 +1,6 @@
 import { ResourceManagementClient } from "@azure/arm-resources";
 import { SubscriptionClient } from "@azure/arm-resources-subscriptions";
-import { sdkClientOptions, type AzureConnection } from "./connection.js";
+import { perSubscription, sdkClientOptions, type AzureConnection } from "./connection.js";
 import { azureCall, isNotFound } from "./errors.js";
 
 /** Azure Resource Manager itself: subscriptions the identity can see, resource groups (for their tags). */
@@ -16,16 +16,9 @@ export interface ResourcesAdapter {
 export function createResourcesAdapter(connection: AzureConnection): ResourcesAdapter {
   const options = sdkClientOptions(connection);
   const subscriptionClient = new SubscriptionClient(connection.credential, options);
-  const groupClients = new Map<string, ResourceManagementClient>();
-  const groups = (subscriptionId: string): ResourceManagementClient => {
-    const key = subscriptionId.toLowerCase();
-    let client = groupClients.get(key);
-    if (client === undefined) {
-      client = new ResourceManagementClient(connection.credential, subscriptionId, options);
-      groupClients.set(key, client);
-    }
-    return client;
-  };
+  const groups = perSubscription(
+    (subscriptionId) => new ResourceManagementClient(connection.credential, subscriptionId, options),
+  );
   return {
     listSubscriptionIds: () =>
       azureCall(async () => {
