@@ -4,6 +4,17 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFile, rename, unlink, writeFile } from "node:fs/promises";
+import {
+  API_COLLECTION_TYPE,
+  API_TYPES,
+  APIM_API_TYPE,
+  APIM_GATEWAY_API_TYPE,
+  APIM_SERVICE_TYPE,
+  APIM_TIERS,
+  APIM_WORKSPACE_API_TYPE,
+  parentIdOf,
+  parentTypeOf,
+} from "./apim.js";
 
 export interface Estate {
   subscriptions: EstateSubscription[];
@@ -177,6 +188,7 @@ class Parser {
       ids.set(key, i);
       return resource;
     });
+    this.parents(resources);
 
     const estate: Estate = { subscriptions, resources };
     if (json.capacity !== undefined) estate.capacity = this.capacity(json.capacity);
@@ -297,7 +309,104 @@ class Parser {
         }
       }
     }
+    this.typeSpecific(raw, type, at);
     return structuredClone(raw) as ArmResource;
+  }
+
+  /** API Management and Defender for APIs resources: the fields the simulator serves from. */
+  typeSpecific(raw: Record<string, unknown>, type: string, at: string): void {
+    const lower = type.toLowerCase();
+    const props = isRecord(raw.properties) ? raw.properties : {};
+    if (lower === APIM_SERVICE_TYPE.toLowerCase()) {
+      this.string(raw, "location", at, true);
+      if (raw.sku === undefined)
+        this.fail(`${at}.sku`, `is missing (an APIM service has a tier: ${APIM_TIERS.join(", ")})`);
+      const sku = this.record(raw.sku, `${at}.sku`);
+      const name = this.string(sku, "name", `${at}.sku`, true);
+      if (!APIM_TIERS.some((t) => t.toLowerCase() === name.toLowerCase())) {
+        this.fail(`${at}.sku.name`, `must be one of ${APIM_TIERS.join(", ")}, not "${name}"`);
+      }
+      const capacity = sku.capacity;
+      if (
+        capacity !== undefined &&
+        (typeof capacity !== "number" || !Number.isInteger(capacity) || capacity < 0)
+      ) {
+        this.fail(
+          `${at}.sku.capacity`,
+          `must be a whole number of units, 0 or more, not ${describe(capacity)}`,
+        );
+      }
+      const additional = props.additionalLocations;
+      if (additional !== undefined && additional !== null) {
+        if (!Array.isArray(additional)) {
+          this.fail(`${at}.properties.additionalLocations`, `must be an array, not ${describe(additional)}`);
+        }
+        additional.forEach((entry: unknown, i) => {
+          const where = `${at}.properties.additionalLocations[${i}]`;
+          this.string(this.record(entry, where), "location", where, true);
+        });
+      }
+    }
+    if (
+      lower === APIM_API_TYPE.toLowerCase() ||
+      lower === APIM_GATEWAY_API_TYPE.toLowerCase() ||
+      lower === APIM_WORKSPACE_API_TYPE.toLowerCase()
+    ) {
+      const where = `${at}.properties`;
+      const apiType = this.string(props, "type", where, false);
+      const createType = this.string(props, "apiType", where, false);
+      for (const [key, value] of [
+        ["type", apiType],
+        ["apiType", createType],
+      ] as const) {
+        if (value !== undefined && !(API_TYPES as readonly string[]).includes(value.toLowerCase())) {
+          this.fail(`${where}.${key}`, `must be one of ${API_TYPES.join(", ")}, not "${value}"`);
+        }
+      }
+      if (
+        apiType !== undefined &&
+        createType !== undefined &&
+        apiType.toLowerCase() !== createType.toLowerCase()
+      ) {
+        this.fail(`${where}.apiType`, `"${createType}" contradicts ${where}.type "${apiType}"`);
+      }
+      if (props.isCurrent !== undefined && typeof props.isCurrent !== "boolean") {
+        this.fail(`${where}.isCurrent`, `must be true or false, not ${describe(props.isCurrent)}`);
+      }
+      this.string(props, "displayName", where, false);
+      if (props.path !== undefined && typeof props.path !== "string") {
+        this.fail(`${where}.path`, `must be a string, not ${describe(props.path)}`);
+      }
+    }
+    if (lower === API_COLLECTION_TYPE.toLowerCase()) {
+      this.string(props, "provisioningState", `${at}.properties`, false);
+    }
+  }
+
+  /** API Management children and API collections need their parent in the estate. */
+  parents(resources: readonly ArmResource[]): void {
+    const types = new Map(resources.map((r) => [r.id.toLowerCase(), r.type.toLowerCase()]));
+    resources.forEach((resource, i) => {
+      const parentId = parentIdOf(resource.id, resource.type);
+      const parentType = parentTypeOf(resource.type);
+      if (parentId === undefined || parentType === undefined) return;
+      const found = types.get(parentId.toLowerCase());
+      if (found !== parentType.toLowerCase()) {
+        this.fail(
+          `resources[${i}].id`,
+          `needs its parent '${parentId}' (${parentType}) in resources` +
+            (found === undefined ? ", which does not list it" : `, where it has type '${found}'`),
+        );
+      }
+      if (resource.type.toLowerCase() === APIM_GATEWAY_API_TYPE.toLowerCase()) {
+        // A gateway's API link names an API of the same service.
+        const serviceId = parentId.split("/").slice(0, -2).join("/");
+        const apiId = `${serviceId}/apis/${resource.name}`;
+        if (types.get(apiId.toLowerCase()) !== APIM_API_TYPE.toLowerCase()) {
+          this.fail(`resources[${i}].id`, `links API '${apiId}', which is not in resources`);
+        }
+      }
+    });
   }
 
   capacity(value: unknown): Record<string, { base: number; perApi: number }> {

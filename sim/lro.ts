@@ -31,7 +31,7 @@ export function startOperation(ctx: RouteContext, start: StartOperation): Record
     subscriptionId,
     provider: start.provider,
     location,
-    startTime: new Date().toISOString(),
+    startTime: ctx.state.now().toISOString(),
     status: "InProgress",
     pollsLeft: ctx.lroPolls,
     failure: start.failure,
@@ -66,7 +66,7 @@ export function pollOperation(
     operation.pollsLeft -= 1;
     return operation;
   }
-  operation.endTime = new Date().toISOString();
+  operation.endTime = ctx.state.now().toISOString();
   if (operation.failure === undefined) {
     operation.status = "Succeeded";
     operation.onSucceeded();

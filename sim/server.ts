@@ -20,13 +20,23 @@ import {
 } from "./arm-errors.js";
 import { simulatorCertificate } from "./cert.js";
 import { parseEstate, type Estate } from "./estate.js";
+import { apiCollectionsModule } from "./routes/apicollections.js";
+import { apiManagementModule } from "./routes/apimanagement.js";
 import { containerServiceModule } from "./routes/containerservice.js";
 import { genericModule } from "./routes/generic.js";
+import { metricsModule } from "./routes/metrics.js";
 import { operationalInsightsModule } from "./routes/operationalinsights.js";
 import { resourcesModule } from "./routes/resources.js";
 import { securityModule } from "./routes/security.js";
 import { subscriptionsModule } from "./routes/subscriptions.js";
-import type { ProviderModule, Route, RouteContext, RouteResponse, SimRequest } from "./routes/types.js";
+import type {
+  MetricsSettings,
+  ProviderModule,
+  Route,
+  RouteContext,
+  RouteResponse,
+  SimRequest,
+} from "./routes/types.js";
 import { SimState } from "./state.js";
 
 export interface SimulatorOptions {
@@ -37,6 +47,17 @@ export interface SimulatorOptions {
   pageSize?: number;
   /** InProgress answers a long-running operation gives before it ends. Default 1. */
   lroPolls?: number;
+  /**
+   * The simulator's clock, for metrics, `$retryUntil`, operation and plan timestamps and the history of
+   * onboarded APIs. Default real time. A fake clock lets tests move time forward.
+   */
+  clock?: () => Date;
+  /** Metrics data points for minute m reflect the onboarded-API count at m − this many minutes. Default 0. */
+  metricsLagMinutes?: number;
+  /** ± percentage points of deterministic noise on every metric value. Default 0. */
+  metricsNoise?: number;
+  /** Seed of the noise: the same seed gives the same values. Default 1. */
+  metricsSeed?: number;
 }
 
 export interface RecordedRequest {
@@ -98,6 +119,9 @@ const MODULES: readonly ProviderModule[] = [
   securityModule,
   containerServiceModule,
   operationalInsightsModule,
+  apiManagementModule,
+  apiCollectionsModule,
+  metricsModule,
   genericModule,
 ];
 
@@ -138,9 +162,23 @@ function faultMatches(spec: FaultSpec, method: string, path: string): boolean {
   return spec.path.test(path);
 }
 
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(`${name} must be a finite number, 0 or more, not ${String(value)}`);
+  }
+  return value;
+}
+
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
+  const metrics: MetricsSettings = {
+    lagMinutes: nonNegative("metricsLagMinutes", options.metricsLagMinutes, 0),
+    noise: nonNegative("metricsNoise", options.metricsNoise, 0),
+    seed: options.metricsSeed ?? 1,
+  };
+  if (!Number.isFinite(metrics.seed)) throw new RangeError(`metricsSeed must be a finite number`);
   // Validate and copy: the caller's estate object is never touched.
-  const state = new SimState(parseEstate(options.estate, "estate"));
+  const state = new SimState(parseEstate(options.estate, "estate"), options.clock);
   for (const module of MODULES) module.prepare?.(state);
   const latencyMs = Math.max(0, options.latencyMs ?? 0);
   const pageSize = Math.max(1, Math.floor(options.pageSize ?? 50));
@@ -328,7 +366,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     }
     if (BODY_METHODS.has(method)) {
       if (bodyError !== undefined) throw invalidRequestContent(bodyError);
-      if (body === undefined) throw invalidRequestContent("the request body is empty.");
+      if (body === undefined && matched.bodyOptional !== true) {
+        throw invalidRequestContent("the request body is empty.");
+      }
     }
 
     const request: SimRequest = { method, path, query, apiVersion, headers: req.headers, body };
@@ -339,6 +379,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       endpoint,
       pageSize,
       lroPolls,
+      metrics,
       takeLroFault: () => {
         const taken = takeFault(method, path, ["lro-failed"]);
         if (taken?.kind !== "lro-failed") return undefined;

@@ -38,6 +38,28 @@ export interface LongRunningOperation {
   readonly onFailed: () => void;
 }
 
+/**
+ * A long-running operation the Location way (Defender for APIs collections): the accepted PUT names the
+ * resource's own URL with `$retryUntil`; polls of it answer 202 until `pollsLeft` is spent, then the outcome.
+ */
+export interface LocationOperation {
+  /** The resource the operation writes (as stored). */
+  readonly resourceId: string;
+  /** The absolute URL handed out in the Location header. */
+  readonly location: string;
+  status: "InProgress" | "Succeeded" | "Failed";
+  pollsLeft: number;
+  readonly failure: { code: string; message: string } | undefined;
+  readonly onSucceeded: () => void;
+  readonly onFailed: () => void;
+}
+
+/** The number of onboarded (Succeeded) API collections of an APIM service from `at` (epoch ms) on. */
+export interface OnboardedChange {
+  readonly at: number;
+  readonly count: number;
+}
+
 export function clone<T>(value: T): T {
   return structuredClone(value);
 }
@@ -45,12 +67,28 @@ export function clone<T>(value: T): T {
 export class SimState {
   readonly subscriptions = new Map<string, StoredSubscription>();
   readonly operations = new Map<string, LongRunningOperation>();
+  /** Location-polled operations by the lower-case id of the resource they write. */
+  readonly locationOperations = new Map<string, LocationOperation>();
+  /** By lower-case APIM service id: the onboarded-collection count over time, oldest first (see capacity.ts). */
+  readonly onboardedHistory = new Map<string, OnboardedChange[]>();
   readonly capacity: Estate["capacity"];
+  /** The simulator's clock (real time unless the simulator was given another). */
+  readonly now: () => Date;
+  /** When the estate was loaded, by `now`. */
+  readonly loadedAt: Date;
   private readonly resources = new Map<string, ArmResource>();
   /** Top-level fields the simulator gave resources at load (by lower-case id), left out of exports while unchanged. */
   private readonly loadDefaults = new Map<string, Map<string, string>>();
 
-  constructor(estate: Estate) {
+  constructor(estate: Estate, clock: () => Date = () => new Date()) {
+    this.now = () => {
+      const time = clock();
+      if (!(time instanceof Date) || Number.isNaN(time.getTime())) {
+        throw new TypeError(`the simulator's clock returned ${String(time)}, not a valid Date`);
+      }
+      return new Date(time.getTime());
+    };
+    this.loadedAt = this.now();
     for (const s of estate.subscriptions) {
       const pricings = new Map<string, StoredPricing>();
       for (const [name, pricing] of Object.entries(s.pricings ?? {})) {

@@ -96,7 +96,7 @@ function parseExtensions(raw: unknown): EstatePricingExtension[] {
 }
 
 /** The plan after a PUT: only writable fields count (pricingTier, subPlan, extensions); read-only ones are ignored. */
-function replacement(stored: StoredPricing, body: unknown): EstatePricing {
+function replacement(stored: StoredPricing, body: unknown, now: Date): EstatePricing {
   if (!isRecord(body) || !isRecord(body.properties)) throw invalidInput("properties", "is required");
   const props = body.properties;
   const tierText = typeof props.pricingTier === "string" ? props.pricingTier : undefined;
@@ -131,7 +131,7 @@ function replacement(stored: StoredPricing, body: unknown): EstatePricing {
     next.enablementTime =
       previous.pricingTier === "Standard" && previous.enablementTime !== undefined
         ? previous.enablementTime
-        : new Date().toISOString();
+        : now.toISOString();
   }
 
   if (props.extensions !== undefined && props.extensions !== null) {
@@ -183,7 +183,7 @@ export const securityModule: ProviderModule = {
       typeName: "pricings",
       handle: (ctx) => {
         const { subscription, stored } = storedPricing(ctx);
-        stored.pricing = replacement(stored, ctx.request.body);
+        stored.pricing = replacement(stored, ctx.request.body, ctx.state.now());
         stored.explicit = true;
         return { status: 200, body: pricingBody(subscription.subscriptionId, stored) };
       },

@@ -29,8 +29,18 @@ export interface RouteContext {
   readonly endpoint: string;
   readonly pageSize: number;
   readonly lroPolls: number;
+  /** How the metrics API serves the capacity model (see capacity.ts). */
+  readonly metrics: MetricsSettings;
   /** Takes (counts down) a pending `lro-failed` fault that matches this request, if any. */
   takeLroFault(): { code: string; message: string } | undefined;
+}
+
+export interface MetricsSettings {
+  /** A data point for minute m reflects the onboarded count at m − lag. */
+  readonly lagMinutes: number;
+  /** ± percentage points of deterministic noise. */
+  readonly noise: number;
+  readonly seed: number;
 }
 
 export interface RouteResponse {
@@ -50,6 +60,8 @@ export interface Route {
   readonly apiVersions: readonly string[] | "any";
   /** The type named by NoRegisteredProviderFound, e.g. "managedClusters". */
   readonly typeName: string;
+  /** A PUT/POST that Azure accepts without a body (e.g. onboarding an API collection). Default false. */
+  readonly bodyOptional?: boolean;
   readonly handle: (ctx: RouteContext) => RouteResponse | Promise<RouteResponse>;
 }
 

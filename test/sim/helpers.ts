@@ -133,3 +133,115 @@ export function armError(answer: HttpAnswer): { code: string; message: string } 
   }
   return { code: error.code, message: error.message };
 }
+
+export const APIM_RG = "rg-apis";
+
+export function serviceId(name: string, resourceGroup = APIM_RG, subscriptionId = SUB): string {
+  return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.ApiManagement/service/${name}`;
+}
+
+/** An APIM service as ARM returns it (trimmed to what matters here). */
+export function apimService(
+  name: string,
+  tier: string,
+  options: { location?: string; additionalLocations?: string[]; capacity?: number } = {},
+): ArmResource {
+  return {
+    id: serviceId(name),
+    name,
+    type: "Microsoft.ApiManagement/service",
+    location: options.location ?? "West Europe",
+    etag: "AAAAAAAWN/4=",
+    sku: { name: tier, capacity: options.capacity ?? (tier === "Consumption" ? 0 : 1) },
+    tags: {},
+    properties: {
+      publisherEmail: "apis@contoso.com",
+      publisherName: "Contoso",
+      provisioningState: "Succeeded",
+      targetProvisioningState: "",
+      gatewayUrl: `https://${name}.azure-api.net`,
+      ...(options.additionalLocations === undefined
+        ? {}
+        : {
+            additionalLocations: options.additionalLocations.map((location) => ({
+              location,
+              sku: { name: tier, capacity: 1 },
+            })),
+          }),
+      virtualNetworkType: "None",
+      publicNetworkAccess: "Enabled",
+    },
+  };
+}
+
+/** An API of a service (or below a gateway or workspace when `parent` says so). */
+export function apimApi(
+  service: string,
+  name: string,
+  properties: Record<string, unknown> = {},
+  parent: { gateway?: string; workspace?: string } = {},
+): ArmResource {
+  const below =
+    parent.gateway !== undefined
+      ? `/gateways/${parent.gateway}`
+      : parent.workspace !== undefined
+        ? `/workspaces/${parent.workspace}`
+        : "";
+  const type =
+    parent.gateway !== undefined
+      ? "Microsoft.ApiManagement/service/gateways/apis"
+      : parent.workspace !== undefined
+        ? "Microsoft.ApiManagement/service/workspaces/apis"
+        : "Microsoft.ApiManagement/service/apis";
+  const base = name.split(";")[0] ?? name;
+  return {
+    id: `${serviceId(service)}${below}/apis/${name}`,
+    name,
+    type,
+    properties: {
+      displayName: base.charAt(0).toUpperCase() + base.slice(1),
+      apiRevision: "1",
+      serviceUrl: `https://backend.contoso.com/${base}`,
+      path: base,
+      protocols: ["https"],
+      isCurrent: true,
+      ...properties,
+    },
+  };
+}
+
+export function apimChild(
+  service: string,
+  kind: "gateways" | "workspaces",
+  name: string,
+  properties: Record<string, unknown>,
+): ArmResource {
+  return {
+    id: `${serviceId(service)}/${kind}/${name}`,
+    name,
+    type: `Microsoft.ApiManagement/service/${kind}`,
+    properties,
+  };
+}
+
+export function collectionId(service: string, api: string): string {
+  return `${serviceId(service)}/providers/Microsoft.Security/apiCollections/${api}`;
+}
+
+/** A clock tests move by hand. */
+export function fakeClock(start: string): {
+  now: () => Date;
+  set: (iso: string) => void;
+  advance: (ms: number) => void;
+} {
+  let time = Date.parse(start);
+  return {
+    now: () => new Date(time),
+    set: (iso) => {
+      time = Date.parse(iso);
+    },
+    advance: (ms) => {
+      time += ms;
+    },
+  };
+}
