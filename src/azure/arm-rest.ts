@@ -1,4 +1,5 @@
 import { createRestError, getClient, type Client, type PathUncheckedResponse } from "@azure-rest/core-client";
+import { createHttpPoller, type OperationResponse, type OperationState } from "@azure/core-lro";
 import { ARM_SCOPE, sdkClientOptions, type AzureConnection } from "./connection.js";
 import { toAzureApiError } from "./errors.js";
 
@@ -9,14 +10,66 @@ import { toAzureApiError } from "./errors.js";
  */
 export function createArmRestClient(connection: AzureConnection): Client {
   const { endpoint, ...options } = sdkClientOptions(connection);
-  return getClient(endpoint, connection.credential, {
-    ...options,
-    credentials: { scopes: [ARM_SCOPE] },
-  });
+  return getClient(endpoint, connection.credential, { ...options, credentials: { scopes: [ARM_SCOPE] } });
 }
 
 /** The body of a successful answer; any other status becomes an AzureApiError with ARM's code. */
 export function expectStatus(response: PathUncheckedResponse, ...ok: string[]): unknown {
   if (!ok.includes(response.status)) throw toAzureApiError(createRestError(response));
   return response.body;
+}
+
+function asLroResponse(response: PathUncheckedResponse, ok: readonly string[]): OperationResponse {
+  if (!ok.includes(response.status)) throw toAzureApiError(createRestError(response));
+  return {
+    flatResponse: response,
+    rawResponse: {
+      statusCode: Number.parseInt(response.status, 10),
+      headers: response.headers,
+      body: response.body,
+      request: { method: response.request.method, url: response.request.url },
+    },
+  };
+}
+
+/**
+ * Drives an ARM long-running operation with core-lro's own poller (Azure-AsyncOperation,
+ * Location or body polling, Retry-After), and returns the final body.
+ */
+export async function runLongRunningOperation(
+  client: Client,
+  start: () => PromiseLike<PathUncheckedResponse>,
+  ok: readonly string[],
+  intervalInMs: number,
+): Promise<unknown> {
+  const poller = createHttpPoller<unknown, OperationState<unknown>>(
+    {
+      sendInitialRequest: async () => asLroResponse(await start(), ok),
+      sendPollRequest: async (path) => asLroResponse(await client.pathUnchecked(path).get(), ok),
+    },
+    {
+      intervalInMs,
+      processResult: (result) => Promise.resolve((result as PathUncheckedResponse).body as unknown),
+    },
+  );
+  try {
+    return await poller.pollUntilDone();
+  } catch (error) {
+    throw toAzureApiError(error);
+  }
+}
+
+/** Every item of an ARM list, following `nextLink` (absolute URLs) page by page. */
+export async function listAll(
+  client: Client,
+  firstPage: () => PromiseLike<PathUncheckedResponse>,
+): Promise<unknown[]> {
+  const items: unknown[] = [];
+  let response = await firstPage();
+  for (;;) {
+    const body = expectStatus(response, "200") as { value?: unknown; nextLink?: unknown } | undefined;
+    if (Array.isArray(body?.value)) items.push(...(body.value as unknown[]));
+    if (typeof body?.nextLink !== "string" || body.nextLink === "") return items;
+    response = await client.pathUnchecked(body.nextLink).get();
+  }
 }

@@ -18,6 +18,8 @@ export interface AzureConnection {
   };
   /** Poll interval for long-running operations when ARM sends no Retry-After. */
   readonly pollIntervalMs?: number;
+  /** Azure Monitor's regional metrics endpoint for a location; defaults to https://{region}.metrics.monitor.azure.com. */
+  readonly metricsEndpoint?: (location: string) => string;
 }
 
 export const ARM_ENDPOINT = "https://management.azure.com";

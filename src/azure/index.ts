@@ -1,4 +1,6 @@
 import { createAksAdapter, type AksAdapter } from "./aks.js";
+import { createApimAdapter, type ApimAdapter } from "./apim.js";
+import { createMonitorAdapter, type MonitorAdapter } from "./monitor.js";
 import type { AzureConnection } from "./connection.js";
 import { createLogAnalyticsAdapter, type LogAnalyticsAdapter } from "./log-analytics.js";
 import { createResourcesAdapter, type ResourcesAdapter } from "./resources.js";
@@ -10,6 +12,8 @@ export interface AzureGateway {
   readonly security: SecurityAdapter;
   readonly resources: ResourcesAdapter;
   readonly logAnalytics: LogAnalyticsAdapter;
+  readonly apim: ApimAdapter;
+  readonly monitor: MonitorAdapter;
 }
 
 export function createAzureGateway(connection: AzureConnection): AzureGateway {
@@ -18,6 +22,8 @@ export function createAzureGateway(connection: AzureConnection): AzureGateway {
     security: createSecurityAdapter(connection),
     resources: createResourcesAdapter(connection),
     logAnalytics: createLogAnalyticsAdapter(connection),
+    apim: createApimAdapter(connection),
+    monitor: createMonitorAdapter(connection),
   };
 }
 

@@ -24,3 +24,4 @@ export {
 } from "./defender-sensor.js";
 export { EXCLUDED_BY_TAG, exclusionReason, findTagExclusion, type TagExclusion } from "./exclusion.js";
 export { planSensorWorkspace } from "./sensor-workspace.js";
+export { apiEligibility, isConsumptionTier, isSeparateApi, type ApiEligibility } from "./api-onboarding.js";

@@ -14,6 +14,7 @@ import { isSubscriptionIdValid, parseResourceId, ResourceIdError } from "../mode
 import { parseCliArguments, USAGE, UsageError, type CliArguments } from "./args.js";
 import { ProgressBar, renderTable, summarise } from "./render.js";
 import { EstateInputError, startSimulatedAzure, type SimulatedAzure } from "./simulate.js";
+import { createFileStateStore } from "../rollout/file-state-store.js";
 
 /** Where the CLI writes: process.stdout/stderr in production, captured buffers in tests. */
 export interface OutputStream {
@@ -115,6 +116,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const engine = createEngine({
       azure,
       config,
+      // The CLI keeps rollout progress in a local folder, so the next run continues the rollout.
+      rolloutStore: createFileStateStore(config.stateDir),
       onDiscovered: (count) => {
         progress.addTotal(count);
       },

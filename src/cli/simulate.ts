@@ -34,6 +34,7 @@ export async function startSimulatedAzure(estatePath: string): Promise<Simulated
       endpoint: simulator.endpoint,
       tlsCa: simulator.ca,
       pollIntervalMs: 10,
+      metricsEndpoint: () => simulator.endpoint,
     },
     save: (path) => sim.saveEstateFile(path, simulator.exportEstate()),
     close: () => simulator.close(),

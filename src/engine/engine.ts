@@ -2,7 +2,9 @@ import {
   applyClusterChanges,
   describeClusterChanges,
   exclusionReason,
+  isConsumptionTier,
   planClusterProtection,
+  planApisPlan,
   planContainersPlan,
   resolveSensorWorkspaceId,
 } from "../checks/index.js";
@@ -10,13 +12,18 @@ import type { ClusterCheckInput, ClusterFinding } from "../checks/index.js";
 import type { AzureGateway, ManagedClusterModel } from "../azure/index.js";
 import { AzureApiError } from "../azure/errors.js";
 import { RESOURCE_TYPES, type CheckId, type Finding, type Status } from "../model/checks.js";
+import type { ApimServiceSnapshot } from "../model/apim.js";
 import type { ClusterChange, WorkspaceSnapshot } from "../model/cluster.js";
 import type { Config } from "../model/config.js";
 import type { OutcomeRecord } from "../model/outcome.js";
-import type { PricingSnapshot } from "../model/pricing.js";
+import type { PricingSnapshot, PricingUpdate } from "../model/pricing.js";
+import type { RolloutStateStore } from "../rollout/state-store.js";
 import { parseResourceId, pricingId, type ParsedResourceId } from "../model/resource-id.js";
 import { buildOutcome, type OutcomeFields, type RunInfo } from "../outcomes/record.js";
 import { forEachConcurrently } from "./concurrency.js";
+import { describeError, failureReason } from "./errors.js";
+import { reconcileApimService } from "./apim.js";
+import type { PlanName, RunContext } from "./run-context.js";
 import { armInventory, type Inventory } from "./inventory.js";
 
 /** What a run is asked to look at. An event or request only names it; the engine reads the world itself. */
@@ -49,24 +56,35 @@ export interface EngineOptions {
   /** Called with the number of clusters found in a subscription, before they are reconciled (for progress). */
   readonly onDiscovered?: (count: number) => void;
   readonly inventory?: Inventory;
+  /** Durable rollout progress per APIM service; without it APIM onboarding only reports (never onboards). */
+  readonly rolloutStore?: RolloutStateStore;
 }
 
 export class UnsupportedTargetError extends Error {
   override readonly name = "UnsupportedTargetError";
 }
 
+type TargetKind = "subscription" | "cluster" | "apim-service" | "apim-api" | "containers-plan" | "apis-plan";
+
+/** What kind of target an id is, or UnsupportedTargetError when the engine does not reconcile it. */
+export function targetKind(id: ParsedResourceId): TargetKind {
+  const type = id.type.toLowerCase();
+  const plan = id.names[0]?.toLowerCase();
+  if (type === "microsoft.resources/subscriptions") return "subscription";
+  if (type === RESOURCE_TYPES.managedCluster.toLowerCase()) return "cluster";
+  if (type === RESOURCE_TYPES.apimService.toLowerCase()) return "apim-service";
+  if (type === RESOURCE_TYPES.apimApi.toLowerCase()) return "apim-api";
+  if (type === RESOURCE_TYPES.pricing.toLowerCase() && plan === "containers") return "containers-plan";
+  if (type === RESOURCE_TYPES.pricing.toLowerCase() && plan === "api") return "apis-plan";
+  throw new UnsupportedTargetError(
+    `'${id.id}' is a ${id.type}; autoprotect reconciles subscriptions, ${RESOURCE_TYPES.managedCluster}, ` +
+      `${RESOURCE_TYPES.apimService}, ${RESOURCE_TYPES.apimApi} and the Containers and Api plans`,
+  );
+}
+
 /** Throws UnsupportedTargetError unless the engine knows how to reconcile this id. */
 export function assertReconcilable(id: ParsedResourceId): void {
-  const type = id.type.toLowerCase();
-  const supported =
-    type === "microsoft.resources/subscriptions" ||
-    type === RESOURCE_TYPES.managedCluster.toLowerCase() ||
-    (type === RESOURCE_TYPES.pricing.toLowerCase() && id.names[0]?.toLowerCase() === "containers");
-  if (!supported) {
-    throw new UnsupportedTargetError(
-      `'${id.id}' is a ${id.type}; autoprotect reconciles subscriptions, ${RESOURCE_TYPES.managedCluster} and the Containers plan`,
-    );
-  }
+  targetKind(id);
 }
 
 const CLUSTER_CHECKS: readonly CheckId[] = [
@@ -77,45 +95,41 @@ const CLUSTER_CHECKS: readonly CheckId[] = [
 ];
 type ChangeFinding = Extract<Finding<ClusterChange>, { verdict: "change" }>;
 
-const CONTAINERS_PLAN: CheckId = "defender.containers-plan";
 const MAX_CONFLICT_RETRIES = 3;
 const BUSY_RETRY_SECONDS = 300;
 
-function describeError(error: unknown): { code: string; message: string } {
-  if (error instanceof AzureApiError) return { code: error.code, message: error.message };
-  if (error instanceof Error) return { code: error.name, message: error.message };
-  return { code: "Error", message: String(error) };
-}
-
-function failureReason(error: unknown): string {
-  const { code, message } = describeError(error);
-  return `${code}: ${message}`;
-}
-
 /** One run of the engine: a fresh cache of what has been read, shared by every resource the run touches. */
-class Run {
+class Run implements RunContext {
   readonly outcomes: OutcomeRecord[] = [];
   readonly errors: RunError[] = [];
   private readonly groupTags = new Map<string, Promise<Record<string, string> | undefined>>();
   private readonly workspaces = new Map<string, Promise<WorkspaceSnapshot>>();
-  private readonly plansChecked = new Set<string>();
+  /** Plan name and subscription (lower-case) → whether the plan is on after this run looked at it. */
+  private readonly plans = new Map<string, Promise<boolean>>();
+  private readonly apimServices = new Map<string, Promise<ApimServiceSnapshot[]>>();
 
   constructor(
     private readonly options: EngineOptions,
-    private readonly info: RunInfo,
+    readonly info: RunInfo,
   ) {}
 
-  private get azure(): AzureGateway {
+  get azure(): AzureGateway {
     return this.options.azure;
   }
-  private get config(): Config {
+  get config(): Config {
     return this.options.config;
   }
-  private now(): Date {
+  get rolloutStore(): RolloutStateStore | undefined {
+    return this.options.rolloutStore;
+  }
+  now(): Date {
     return this.options.now?.() ?? new Date();
   }
-  private enabled(check: CheckId): boolean {
+  enabled(check: CheckId): boolean {
     return this.config.checks.includes(check);
+  }
+  recordError(error: RunError): void {
+    this.errors.push(error);
   }
 
   emit(fields: OutcomeFields): void {
@@ -142,21 +156,85 @@ class Run {
       return;
     }
     const parsed = parseResourceId(target.resourceId);
-    assertReconcilable(parsed);
-    const type = parsed.type.toLowerCase();
-    if (type === "microsoft.resources/subscriptions") {
-      await this.reconcileSubscription(parsed.subscriptionId);
-    } else if (type === RESOURCE_TYPES.managedCluster.toLowerCase()) {
-      // The subscription's plan is fixed before the cluster that depends on it.
-      await this.reconcileContainersPlan(parsed.subscriptionId);
-      await this.reconcileCluster(parsed, undefined);
-    } else {
-      await this.reconcileContainersPlan(parsed.subscriptionId);
+    // Each plan is fixed before the resources that depend on it.
+    switch (targetKind(parsed)) {
+      case "subscription":
+        await this.reconcileSubscription(parsed.subscriptionId);
+        return;
+      case "cluster":
+        await this.planReady(parsed.subscriptionId, "Containers");
+        await this.reconcileCluster(parsed, undefined);
+        return;
+      case "containers-plan":
+        await this.planReady(parsed.subscriptionId, "Containers");
+        return;
+      case "apis-plan":
+        await this.planReady(parsed.subscriptionId, "Api");
+        return;
+      case "apim-service":
+        await this.planReady(parsed.subscriptionId, "Api");
+        await reconcileApimService(this, parsed.id, undefined, undefined);
+        return;
+      case "apim-api": {
+        await this.planReady(parsed.subscriptionId, "Api");
+        const serviceId = parsed.id.replace(/\/apis\/[^/]+$/i, "");
+        await reconcileApimService(this, serviceId, undefined, parsed.names[1]);
+        return;
+      }
     }
   }
 
   async reconcileSubscription(subscriptionId: string): Promise<void> {
-    await this.reconcileContainersPlan(subscriptionId);
+    await this.planReady(subscriptionId, "Containers");
+    await this.reconcileClusters(subscriptionId);
+    await this.planReady(subscriptionId, "Api");
+    await this.reconcileApimServices(subscriptionId);
+  }
+
+  /** The subscription's API Management services, listed once per run (the plan check and the sweep share it). */
+  private servicesIn(subscriptionId: string): Promise<ApimServiceSnapshot[]> {
+    const key = subscriptionId.toLowerCase();
+    let services = this.apimServices.get(key);
+    if (services === undefined) {
+      services = this.azure.apim.listServices(subscriptionId);
+      this.apimServices.set(key, services);
+    }
+    return services;
+  }
+
+  /** Services Defender for APIs could protect: not Consumption, not excluded by tag. */
+  private async supportedServiceCount(subscriptionId: string): Promise<number> {
+    let count = 0;
+    for (const service of await this.servicesIn(subscriptionId)) {
+      if (isConsumptionTier(service)) continue;
+      const group = parseResourceId(service.id).resourceGroup;
+      const groupTags = group === undefined ? undefined : await this.tagsOf(subscriptionId, group);
+      if (exclusionReason(this.config.excludeTag, service.tags, groupTags) === undefined) count += 1;
+    }
+    return count;
+  }
+
+  private async reconcileApimServices(subscriptionId: string): Promise<void> {
+    if (!this.enabled("apim.api-onboarding")) return;
+    let services;
+    try {
+      services = await this.servicesIn(subscriptionId);
+    } catch (error) {
+      const { code, message } = describeError(error);
+      this.errors.push({
+        scope: `/subscriptions/${subscriptionId}`,
+        code,
+        message: `listing API Management services: ${message}`,
+      });
+      return;
+    }
+    this.options.onDiscovered?.(0);
+    await forEachConcurrently(services, this.options.concurrency ?? 8, (service) =>
+      reconcileApimService(this, service.id, service, undefined),
+    );
+  }
+
+  private async reconcileClusters(subscriptionId: string): Promise<void> {
     if (!CLUSTER_CHECKS.some((c) => this.enabled(c))) return;
     let clusters: ManagedClusterModel[];
     try {
@@ -176,34 +254,58 @@ class Run {
     });
   }
 
-  async reconcileContainersPlan(subscriptionId: string): Promise<void> {
-    const key = subscriptionId.toLowerCase();
-    if (!this.enabled(CONTAINERS_PLAN) || this.plansChecked.has(key)) return;
-    this.plansChecked.add(key);
-    const startedAt = this.now().getTime();
+  /**
+   * Checks (and in enforce mode fixes) a subscription's Defender plan, once per run, and says
+   * whether it is on afterwards: resources that depend on it wait for it.
+   */
+  planReady(subscriptionId: string, plan: PlanName): Promise<boolean> {
+    const key = `${plan}/${subscriptionId}`.toLowerCase();
+    let ready = this.plans.get(key);
+    if (ready === undefined) {
+      ready = this.reconcilePlan(subscriptionId, plan);
+      this.plans.set(key, ready);
+    }
+    return ready;
+  }
+
+  private async reconcilePlan(subscriptionId: string, plan: PlanName): Promise<boolean> {
+    const check: CheckId = plan === "Containers" ? "defender.containers-plan" : "defender.apis-plan";
+    if (!this.enabled(check)) return true;
+    let supportedServices: number | undefined;
+    const planner = (pricing: PricingSnapshot): Finding<PricingUpdate> =>
+      plan === "Containers"
+        ? planContainersPlan(pricing)
+        : planApisPlan(pricing, this.config.apiSubPlan, supportedServices);
     const base = {
       subscriptionId,
-      resourceId: pricingId(subscriptionId, "Containers"),
+      resourceId: pricingId(subscriptionId, plan),
       resourceType: RESOURCE_TYPES.pricing,
-      check: CONTAINERS_PLAN,
-      startedAt,
+      check,
+      startedAt: this.now().getTime(),
     };
     try {
-      const pricing = await this.azure.security.getPricing(subscriptionId, "Containers");
-      const finding = planContainersPlan(pricing);
+      const pricing = await this.azure.security.getPricing(subscriptionId, plan);
+      // Counting services costs a list call, only needed when the plan would be turned on.
+      if (plan === "Api" && planner(pricing).verdict === "change") {
+        supportedServices = await this.supportedServiceCount(subscriptionId);
+      }
+      const finding = planner(pricing);
       if (finding.verdict !== "change" || this.info.mode === "audit") {
         this.emit({ ...base, ...this.unapplied(finding) });
-        return;
+        return finding.verdict === "compliant";
       }
-      const updated = await this.azure.security.putPricing(subscriptionId, "Containers", finding.change);
-      this.emit({ ...base, ...confirmPricing(updated, finding) });
+      const updated = await this.azure.security.putPricing(subscriptionId, plan, finding.change);
+      const outcome = confirmPricing(updated, finding, planner);
+      this.emit({ ...base, ...outcome });
+      return outcome.status === "remediated";
     } catch (error) {
       this.emit({ ...base, status: "failed", reason: failureReason(error), details: describeError(error) });
+      return false;
     }
   }
 
   /** Status, reason and action for a finding that is reported rather than applied. */
-  private unapplied<C>(finding: Finding<C>): Pick<OutcomeFields, "status" | "reason" | "action" | "details"> {
+  unapplied<C>(finding: Finding<C>): Pick<OutcomeFields, "status" | "reason" | "action" | "details"> {
     const details = { ...(finding.details ?? {}) };
     switch (finding.verdict) {
       case "change":
@@ -219,10 +321,7 @@ class Run {
     }
   }
 
-  private async tagsOf(
-    subscriptionId: string,
-    resourceGroup: string,
-  ): Promise<Record<string, string> | undefined> {
+  async tagsOf(subscriptionId: string, resourceGroup: string): Promise<Record<string, string> | undefined> {
     const key = `${subscriptionId}/${resourceGroup}`.toLowerCase();
     let tags = this.groupTags.get(key);
     if (tags === undefined) {
@@ -383,8 +482,9 @@ function isEnabled(value: string | undefined): boolean {
 function confirmPricing(
   updated: PricingSnapshot,
   finding: Extract<Finding<unknown>, { verdict: "change" }>,
-): Pick<OutcomeFields, "status" | "reason" | "action" | "details"> {
-  const after = planContainersPlan(updated);
+  planner: (pricing: PricingSnapshot) => Finding<PricingUpdate>,
+): Pick<OutcomeFields, "status" | "reason" | "action" | "details"> & { status: Status } {
+  const after = planner(updated);
   const failedExtension = (updated.properties.extensions ?? []).find(
     (e) => isEnabled(e.isEnabled) && e.operationStatus?.code?.toLowerCase() === "failed",
   );

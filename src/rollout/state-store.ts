@@ -87,6 +87,7 @@ export function toRolloutState(value: unknown, location: string): RolloutState {
   if (!isStringArray(s.rolledBack)) fail("rolledBack is not a list of API names");
   if (!optional(s.lastStepAt, isString)) fail("lastStepAt is not a string");
   if (!optional(s.waitingSince, isString)) fail("waitingSince is not a string");
+  if (!optional(s.notBefore, isString)) fail("notBefore is not a string");
   if (!optional(s.readingBeforeLastStep, isFiniteNumber)) fail("readingBeforeLastStep is not a number");
   if (!optional(s.perApiEstimate, isFiniteNumber)) fail("perApiEstimate is not a number");
   return value as unknown as RolloutState;

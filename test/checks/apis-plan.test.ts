@@ -17,6 +17,14 @@ describe("planApisPlan", () => {
     expect(planApisPlan(deepFreeze(api(properties)), "P1").verdict).toBe("compliant");
   });
 
+  it("leaves a Free plan off where no API Management service could use it (it is billed per subscription)", () => {
+    const finding = planApisPlan(api({ pricingTier: "Free" }), "P1", 0);
+    expect(finding.verdict).toBe("skipped");
+    expect(finding.reason).toMatch(/no API Management service here that Defender for APIs supports/);
+    expect(planApisPlan(api({ pricingTier: "Free" }), "P1", 1).verdict).toBe("change");
+    expect(planApisPlan(api({ pricingTier: "Standard" }), "P1", 0).verdict).toBe("compliant");
+  });
+
   const changes: [string, Record<string, unknown> | null, string, PricingUpdate][] = [
     ["Free", { pricingTier: "Free" }, "P1", { pricingTier: "Standard", subPlan: "P1" }],
     [

@@ -39,17 +39,23 @@ describe("engine against the simulator, with the real SDK clients", () => {
       expect(statusOf(first.outcomes, "aks-done", check)).toBe("compliant");
     }
     expect(statusOf(first.outcomes, "aks-open", "aks.sensor-workspace")).toBe("compliant");
+    // No API Management here: the per-subscription Defender for APIs plan is not bought for nothing.
+    expect(statusOf(first.outcomes, "Api", "defender.apis-plan")).toBe("skipped");
 
     world.sim.clearRequests();
     const second = await world.engine().reconcile(sweepA, runInfo());
     expect(writes(world.sim)).toEqual([]);
-    expect(new Set(second.outcomes.map((o) => o.Status))).toEqual(new Set(["compliant"]));
+    const apisPlan = (o: { Check: string }) => o.Check === "defender.apis-plan";
+    expect(new Set(second.outcomes.filter((o) => !apisPlan(o)).map((o) => o.Status))).toEqual(
+      new Set(["compliant"]),
+    );
   });
 
   it("writes every outcome with exactly the contract's fields", async () => {
     world = await startWorld(estate([cluster("aks-open")]));
     const { outcomes } = await world.engine().reconcile(sweepA, runInfo("audit"));
-    expect(outcomes).toHaveLength(5);
+    // The Containers plan, four cluster checks and the APIs plan.
+    expect(outcomes).toHaveLength(6);
     for (const outcome of outcomes) {
       expect(Object.keys(outcome).sort()).toEqual([...OUTCOME_FIELDS].sort());
       expect(CHECK_IDS).toContain(outcome.Check);

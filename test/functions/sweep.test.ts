@@ -29,7 +29,11 @@ async function sweepWith(env: Record<string, string>) {
     tlsCa: sim.ca,
     pollIntervalMs: 5,
   };
-  const runtime = createRuntime({ ...BASE_ENV, ...env }, connection);
+  // Azurite's well-known development account; these estates have no APIM, so it is never called.
+  const runtime = createRuntime(
+    { ...BASE_ENV, AzureWebJobsStorage: "UseDevelopmentStorage=true", ...env },
+    connection,
+  );
   const logs: string[] = [];
   const context = new InvocationContext({
     invocationId: "inv-42",
@@ -48,7 +52,7 @@ describe("timer sweep trigger", () => {
     for (const outcome of result.outcomes) {
       expect(outcome).toMatchObject({ Trigger: "timer", RunId: "inv-42", CorrelationId: "inv-42" });
     }
-    expect(logs.join("\n")).toMatch(/sweep of 2 subscriptions: 10 outcomes, 0 failed/);
+    expect(logs.join("\n")).toMatch(/sweep of 2 subscriptions: 12 outcomes, 0 failed/);
   });
 
   it("sweeps only the subscriptions in AUTOPROTECT_SUBSCRIPTIONS", async () => {

@@ -1,8 +1,13 @@
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startSimulator, type Estate, type Simulator, type SimulatorOptions } from "../../sim/index.js";
 import { createAzureGateway, type AzureGateway } from "../../src/azure/index.js";
 import { simulatorCredential } from "../../src/cli/simulate.js";
 import { createEngine, type Engine, type EngineOptions } from "../../src/engine/engine.js";
 import { loadConfig, type Config } from "../../src/model/config.js";
+import { createFileStateStore } from "../../src/rollout/file-state-store.js";
+import type { RolloutStateStore } from "../../src/rollout/state-store.js";
 import type { OutcomeRecord } from "../../src/model/outcome.js";
 import { workspaceId } from "./estate.js";
 
@@ -10,6 +15,9 @@ export interface TestWorld {
   readonly sim: Simulator;
   readonly azure: AzureGateway;
   readonly config: Config;
+  /** A fresh folder per world for the file rollout store (engines share it unless overridden). */
+  readonly stateDir: string;
+  readonly rolloutStore: RolloutStateStore;
   engine(overrides?: Partial<EngineOptions>): Engine;
 }
 
@@ -31,9 +39,19 @@ export async function startWorld(
     tlsCa: sim.ca,
     pollIntervalMs: 5,
     retry: { retryDelayInMs: 5, maxRetryDelayInMs: 20 },
+    metricsEndpoint: () => sim.endpoint,
   });
   const config = loadConfig({ ...BASE_ENV, ...env });
-  return { sim, azure, config, engine: (overrides = {}) => createEngine({ azure, config, ...overrides }) };
+  const stateDir = await mkdtemp(join(tmpdir(), "autoprotect-rollout-"));
+  const rolloutStore = createFileStateStore(stateDir);
+  return {
+    sim,
+    azure,
+    config,
+    stateDir,
+    rolloutStore,
+    engine: (overrides = {}) => createEngine({ azure, config, rolloutStore, ...overrides }),
+  };
 }
 
 export function runInfo(mode: Config["mode"] = "enforce") {
