@@ -275,7 +275,18 @@ export function decideRolloutStep(input: RolloutInput): RolloutDecision {
     };
   }
 
-  // 5. The metric must have seen the last step: Azure Monitor lags by minutes, and a reading from
+  // 5. Pacing: the interval after the last step, and the cool-down after a rollback.
+  const paced = sinceStep === undefined ? 0 : (settings.intervalMinutes - sinceStep) * 60;
+  const coolDown = state.notBefore === undefined ? 0 : (Date.parse(state.notBefore) - now.getTime()) / 1000;
+  if (paced > 0 || coolDown > 0) {
+    const remaining = Math.max(MIN_LOOK_SECONDS, Math.ceil(Math.max(paced, coolDown)));
+    const nextAt = new Date(now.getTime() + remaining * 1000).toISOString();
+    return wait(`queued for the next rollout step, not before ${nextAt}`, remaining, calm, {
+      nextStepAt: nextAt,
+    });
+  }
+
+  // 6. The metric must have seen the last step: Azure Monitor lags by minutes, and a reading from
   // before the step would say there is room the step may already have taken.
   if (state.lastBatch.length > 0 && state.lastStepAt !== undefined) {
     const seen =
@@ -288,17 +299,6 @@ export function decideRolloutStep(input: RolloutInput): RolloutDecision {
         { latestDataAt: reading.latestAt ?? null },
       );
     }
-  }
-
-  // 6. Pacing: the interval after the last step, and the cool-down after a rollback.
-  const paced = sinceStep === undefined ? 0 : (settings.intervalMinutes - sinceStep) * 60;
-  const coolDown = state.notBefore === undefined ? 0 : (Date.parse(state.notBefore) - now.getTime()) / 1000;
-  if (paced > 0 || coolDown > 0) {
-    const remaining = Math.max(MIN_LOOK_SECONDS, Math.ceil(Math.max(paced, coolDown)));
-    const nextAt = new Date(now.getTime() + remaining * 1000).toISOString();
-    return wait(`queued for the next rollout step, not before ${nextAt}`, remaining, calm, {
-      nextStepAt: nextAt,
-    });
   }
 
   // 7. A step: the batch size, capped by the headroom the learned per-API load leaves.

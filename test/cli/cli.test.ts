@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/main.js";
+import { CHECK_IDS, STATUSES } from "../../src/model/checks.js";
 import { OUTCOME_FIELDS, type OutcomeRecord } from "../../src/model/outcome.js";
 import { BASE_ENV } from "../support/azure.js";
 import { PROTECTED_PROPERTIES, SUB_A, cluster, clusterId, estate } from "../support/estate.js";
@@ -86,6 +87,22 @@ describe("autoprotect CLI", () => {
     expect(result.stdout).not.toContain("\u001b[");
     expect(result.stdout.trim().split("\n").at(-1)).toMatch(
       /^10 checks on 4 resources: 5 compliant, 4 planned, 1 skipped/,
+    );
+  });
+
+  it("the bundled sample estate exercises every check and every status but failed, and onboards gradually", async () => {
+    const env = { ...BASE_ENV, AUTOPROTECT_STATE_DIR: join(dir, "sample-state") };
+    const result = await cli(["sweep", "--simulate", "samples/estate.json", "--json"], env);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const outcomes = records(result.stdout);
+    expect(new Set(outcomes.map((o) => o.Check))).toEqual(new Set(CHECK_IDS));
+    expect(new Set(outcomes.map((o) => o.Status))).toEqual(
+      new Set(STATUSES.filter((s) => s !== "failed" && s !== "planned")),
+    );
+    const onboarding = outcomes.filter((o) => o.Check === "apim.api-onboarding");
+    expect(onboarding.filter((o) => o.Status === "remediated").length).toBeLessThan(
+      onboarding.filter((o) => o.Status !== "skipped").length,
     );
   });
 
