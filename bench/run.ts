@@ -8,6 +8,7 @@ import { simulatorCredential } from "../src/cli/simulate.js";
 import { createEngine } from "../src/engine/engine.js";
 import { loadConfig } from "../src/model/config.js";
 import { generateClusterEstate } from "./generate-estate.js";
+import { formatRolloutReport, rolloutBenchChecks, runRolloutBenchmark } from "./rollout.js";
 
 interface SweepFigures {
   readonly name: string;
@@ -115,8 +116,11 @@ if (values.scenario !== undefined) {
       throw new Error(`benchmark scenario ${scenario} exited with ${String(child.status)}`);
     return JSON.parse(child.stdout) as SweepFigures;
   });
+  // Simulated minutes, pure computation: runs here, in well under a second.
+  const rollout = runRolloutBenchmark();
   if (values.json === true) {
-    process.stdout.write(`${JSON.stringify(figures)}\n`);
+    const rolloutJson = { figures: rollout, checks: rolloutBenchChecks(rollout) };
+    process.stdout.write(`${JSON.stringify({ sweeps: figures, rollout: rolloutJson })}\n`);
   } else {
     for (const f of figures) {
       process.stdout.write(
@@ -124,5 +128,6 @@ if (values.scenario !== undefined) {
           `(${f.armRequestsPerCluster} per cluster), ${f.outcomes} outcomes, peak RSS ${f.peakRssMiB} MiB\n`,
       );
     }
+    process.stdout.write(`\n${formatRolloutReport(rollout)}`);
   }
 }

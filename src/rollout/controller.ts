@@ -21,10 +21,12 @@ const ROLLBACK_COOL_DOWN_SECONDS = 600;
 const IN_PROGRESS_RETRY_SECONDS = 120;
 /** Never look again sooner than this, even with a zero rollout interval (metrics need a minute). */
 const MIN_LOOK_SECONDS = 60;
-/** Batches grow while the reading after a step stays under this share of the limit... */
-const GROW_BELOW_SHARE = 0.5;
-/** ...and shrink once it reaches this share. */
-const SHRINK_FROM_SHARE = 0.8;
+/** Points kept free under the limit: metric noise and the next minute's traffic live there. */
+const MARGIN_POINTS = 2;
+/** A step is sized as if each API added this much more than learned: estimates come from noisy readings. */
+const ESTIMATE_SAFETY = 1.5;
+/** A flat reading after a step does not prove an API is free; the estimate never drops below this. */
+const MIN_PER_API_ESTIMATE = 0.02;
 
 export function initialRolloutState(serviceId: string, settings: RolloutSettings): RolloutState {
   return {
@@ -74,42 +76,79 @@ function percentText(value: number): string {
   return `${String(round1(value))}%`;
 }
 
-/** Batch size for the next step, from how the reading after the previous step compares with the limit. */
+/** Points left under the limit, less the margin. */
+function headroomPoints(percent: number, settings: RolloutSettings): number {
+  return settings.limitPercent - MARGIN_POINTS - percent;
+}
+
+/**
+ * Batch size for the next step, from what the last step cost against the room that is left: a step
+ * that used under a quarter of the remaining headroom doubles the batch, one that used half or more
+ * halves it (so batches shrink as capacity rises toward the limit), anything between keeps it.
+ */
 export function nextBatchSize(state: RolloutState, percent: number, settings: RolloutSettings): number {
-  if (state.steps === 0) return Math.min(state.batchSize, settings.maxBatchSize);
-  if (percent < settings.limitPercent * GROW_BELOW_SHARE) {
-    return Math.min(settings.maxBatchSize, Math.max(1, state.batchSize * 2));
-  }
-  if (percent >= settings.limitPercent * SHRINK_FROM_SHARE)
-    return Math.max(1, Math.floor(state.batchSize / 2));
-  return Math.max(1, Math.min(state.batchSize, settings.maxBatchSize));
+  const current = Math.max(1, Math.min(state.batchSize, settings.maxBatchSize));
+  if (state.steps === 0 || state.readingBeforeLastStep === undefined) return current;
+  const headroom = headroomPoints(percent, settings);
+  const rise = percent - state.readingBeforeLastStep;
+  if (headroom <= 0 || rise >= headroom / 2) return Math.max(1, Math.floor(current / 2));
+  if (rise <= headroom / 4) return Math.min(settings.maxBatchSize, current * 2);
+  return current;
 }
 
 /**
  * The load one onboarded API adds, learned from the last step: the rise of the reading over the batch
- * size, blended with what was learned before. Undefined until a step has been measured.
+ * size. It follows a higher measurement at once and a lower one slowly (noise must not talk it
+ * down). Undefined until a step has been measured; each step is measured once.
  */
 export function learnPerApiEstimate(state: RolloutState, percent: number): number | undefined {
   if (state.readingBeforeLastStep === undefined || state.lastBatch.length === 0) return state.perApiEstimate;
-  const measured = Math.max(0, (percent - state.readingBeforeLastStep) / state.lastBatch.length);
-  return state.perApiEstimate === undefined ? measured : (state.perApiEstimate + measured) / 2;
+  const measured = Math.max(
+    MIN_PER_API_ESTIMATE,
+    (percent - state.readingBeforeLastStep) / state.lastBatch.length,
+  );
+  const previous = state.perApiEstimate;
+  if (previous === undefined || measured >= previous) return measured;
+  return 0.75 * previous + 0.25 * measured;
 }
 
 /**
- * How many APIs fit below the limit, keeping a safety margin, given what one API is estimated to add.
- * Without an estimate the batch size alone decides (batches start small for that reason).
+ * How many APIs fit under the limit less the margin, each counted at the learned load times a safety
+ * factor. Without an estimate the batch size alone decides (batches start small for that reason).
  */
 export function headroomCap(
   percent: number,
   perApiEstimate: number | undefined,
   settings: RolloutSettings,
 ): number {
-  if (perApiEstimate === undefined || perApiEstimate <= 0) return Number.POSITIVE_INFINITY;
-  const margin = Math.min(5, settings.limitPercent * 0.1);
-  const fits = Math.floor((settings.limitPercent - margin - percent) / perApiEstimate);
-  if (fits >= 1) return fits;
-  // Inside the margin one API may still go, if it is expected to stay under the limit.
-  return percent + perApiEstimate < settings.limitPercent ? 1 : 0;
+  if (perApiEstimate === undefined) return Number.POSITIVE_INFINITY;
+  const perApi = Math.max(MIN_PER_API_ESTIMATE, perApiEstimate) * ESTIMATE_SAFETY;
+  return Math.max(0, Math.floor(headroomPoints(percent, settings) / perApi));
+}
+
+/** Whether the reading has a data point from after the last step began. */
+function hasSeenLastStep(state: RolloutState, latestAt: string | undefined): boolean {
+  if (state.lastStepAt === undefined || latestAt === undefined) return false;
+  return Date.parse(latestAt) >= Date.parse(state.lastStepAt);
+}
+
+/**
+ * Learns from the last step once, on the first reading that covers it: the load per API and the next
+ * batch size. The measurement is consumed, so hours of waiting afterwards do not re-learn from it.
+ */
+export function measureLastStep(
+  state: RolloutState,
+  percent: number,
+  latestAt: string | undefined,
+  settings: RolloutSettings,
+): RolloutState {
+  if (state.readingBeforeLastStep === undefined || !hasSeenLastStep(state, latestAt)) return state;
+  return {
+    ...state,
+    perApiEstimate: learnPerApiEstimate(state, percent),
+    batchSize: nextBatchSize(state, percent, settings),
+    readingBeforeLastStep: undefined,
+  };
 }
 
 function observationMinutes(settings: RolloutSettings): number {
@@ -220,31 +259,36 @@ export function decideRolloutStep(input: RolloutInput): RolloutDecision {
     );
   }
 
-  // 3. At or over the limit: wait, and hand over to a person once it has lasted too long.
-  if (percent >= settings.limitPercent) {
-    const waitingSince = state.waitingSince ?? nowIso;
+  /**
+   * Capacity holds onboarding up (over the limit, or no room for one more API under it): wait, and
+   * hand over to a person once that has lasted longer than the configured time.
+   */
+  const waitForCapacity = (measured: RolloutState, why: string, manual: string): RolloutDecision => {
+    const waitingSince = measured.waitingSince ?? nowIso;
     const waited = minutesBetween(waitingSince, now) ?? 0;
-    const nextState: RolloutState = { ...state, waitingSince };
+    const nextState: RolloutState = { ...measured, waitingSince };
     const retryAfterSeconds = Math.max(intervalSeconds(settings), NO_DATA_RETRY_SECONDS);
+    const extra = { waitingSince, perApiEstimate: measured.perApiEstimate ?? null };
     if (waited >= settings.manualAfterMinutes && order.length > 0) {
-      const reason =
-        `scale out: capacity ${percentText(percent)} over the ${percentText(settings.limitPercent)} limit ` +
-        `since ${waitingSince}`;
       return {
         onboard: [],
         offboard: [],
         nextState,
-        perApi: statusFor(order, { kind: "manual", reason }),
+        perApi: statusFor(order, { kind: "manual", reason: `scale out: ${manual} since ${waitingSince}` }),
         nextLookSeconds: retryAfterSeconds,
-        details: { ...baseDetails, decision: "manual", waitingSince },
+        details: { ...baseDetails, decision: "manual", ...extra },
       };
     }
-    return wait(
-      `capacity ${percentText(percent)} is at or over the ${percentText(settings.limitPercent)} limit; ` +
-        `onboarding waits`,
-      retryAfterSeconds,
-      nextState,
-      { waitingSince },
+    return wait(`${why}; onboarding waits`, retryAfterSeconds, nextState, extra);
+  };
+
+  // 3. At or over the limit.
+  if (percent >= settings.limitPercent) {
+    const over = `capacity ${percentText(percent)} over the ${percentText(settings.limitPercent)} limit`;
+    return waitForCapacity(
+      measureLastStep(state, percent, reading.latestAt, settings),
+      `capacity ${percentText(percent)} is at or over the ${percentText(settings.limitPercent)} limit`,
+      over,
     );
   }
 
@@ -289,9 +333,7 @@ export function decideRolloutStep(input: RolloutInput): RolloutDecision {
   // 6. The metric must have seen the last step: Azure Monitor lags by minutes, and a reading from
   // before the step would say there is room the step may already have taken.
   if (state.lastBatch.length > 0 && state.lastStepAt !== undefined) {
-    const seen =
-      reading.latestAt !== undefined && Date.parse(reading.latestAt) >= Date.parse(state.lastStepAt);
-    if (!seen) {
+    if (!hasSeenLastStep(state, reading.latestAt)) {
       return wait(
         `waiting for ${reading.metric} to show a full minute after the last step (Azure Monitor lags)`,
         MIN_LOOK_SECONDS,
@@ -302,23 +344,18 @@ export function decideRolloutStep(input: RolloutInput): RolloutDecision {
   }
 
   // 7. A step: the batch size, capped by the headroom the learned per-API load leaves.
-  const perApiEstimate = learnPerApiEstimate(state, percent);
-  const batchSize = nextBatchSize(state, percent, settings);
+  const measured = measureLastStep(calm, percent, reading.latestAt, settings);
+  const { batchSize, perApiEstimate } = measured;
   const cap = headroomCap(percent, perApiEstimate, settings);
   const count = Math.min(batchSize, cap, order.length);
   if (count === 0) {
-    const nextState: RolloutState = {
-      ...calm,
-      perApiEstimate,
-      batchSize,
-      waitingSince: state.waitingSince ?? nowIso,
-    };
-    const reason =
-      `capacity ${percentText(percent)} leaves no room under the ${percentText(settings.limitPercent)} limit ` +
-      `for another API (about ${String(round1(perApiEstimate ?? 0))} points each); onboarding waits`;
-    return wait(reason, Math.max(intervalSeconds(settings), NO_DATA_RETRY_SECONDS), nextState, {
-      perApiEstimate,
-    });
+    const room = `capacity ${percentText(percent)} leaves no room under the ${percentText(settings.limitPercent)} limit`;
+    const each = `about ${String(round1(perApiEstimate ?? 0))} points each`;
+    return waitForCapacity(
+      { ...measured, waitingSince: state.waitingSince },
+      `${room} for another API (${each})`,
+      `${room} for another API (${each})`,
+    );
   }
   const batch = order.slice(0, count);
   const inBatch = new Set(batch.map(lower));

@@ -167,31 +167,38 @@ describe("decideRolloutStep", () => {
     expect(onTime.onboard).toEqual(["api-002", "api-003", "api-004", "api-005"]);
   });
 
-  it("grows batches while capacity stays well under the limit and shrinks them near it", () => {
+  it("grows batches while a step costs little of the room left, and shrinks them as capacity nears the limit", () => {
     const state: RolloutState = {
       ...initialRolloutState(SERVICE, settings),
       batchSize: 8,
       steps: 3,
       lastStepAt: at(-10).toISOString(),
-      lastBatch: ["x"],
-      readingBeforeLastStep: 20,
+      lastBatch: names(8),
+      readingBeforeLastStep: 45,
     };
-    const pending = names(100);
-    expect(decideRolloutStep(input({ pending, state, reading: reading(20) })).onboard).toHaveLength(16);
+    const pending = names(200).slice(8);
+    const after = (percent: number) =>
+      decideRolloutStep(input({ pending, state, reading: reading(percent) })).nextState.batchSize;
+    // Room left is 60 − 2 − reading. The step rose 0.4 of 12.6 points: cheap, double.
+    expect(after(45.4)).toBe(16);
+    // Rose 3 of 10 left: keep. Rose 6 of 7 left: halve.
+    expect(after(48)).toBe(8);
+    expect(after(51)).toBe(4);
+    // A busy instance far above half the limit still grows while each step is cheap.
+    expect(decideRolloutStep(input({ pending, state, reading: reading(45.4) })).onboard).toHaveLength(16);
     expect(
-      decideRolloutStep(input({ pending, state, reading: reading(40) })).onboard.length,
-    ).toBeLessThanOrEqual(8);
-    const near = decideRolloutStep(
-      input({ pending, state: { ...state, readingBeforeLastStep: 48 }, reading: reading(50) }),
-    );
-    expect(near.nextState.batchSize).toBe(4);
-    expect(
-      decideRolloutStep(input({ pending, state: { ...state, batchSize: 50 }, reading: reading(10) })).onboard,
+      decideRolloutStep(
+        input({
+          pending,
+          state: { ...state, batchSize: 50, readingBeforeLastStep: 10 },
+          reading: reading(10),
+        }),
+      ).onboard,
     ).toHaveLength(50);
   });
 
-  it("caps a batch by the headroom the measured load per API leaves", () => {
-    // The last step of 4 APIs raised the reading from 30 to 42: about 3 points per API.
+  it("caps a batch by the headroom the measured load per API leaves, with a margin", () => {
+    // The last step of 4 APIs raised the reading from 30 to 42: 3 points per API.
     const state: RolloutState = {
       ...initialRolloutState(SERVICE, settings),
       batchSize: 8,
@@ -201,9 +208,54 @@ describe("decideRolloutStep", () => {
       readingBeforeLastStep: 30,
     };
     const decision = decideRolloutStep(input({ pending: names(20), state, reading: reading(42) }));
-    // (60 − 5 − 42) / 3 = 4.33: four APIs fit with the safety margin.
-    expect(decision.onboard).toHaveLength(4);
+    // (60 − 2 − 42) / (1.5 × 3) = 3.6: three APIs fit.
+    expect(decision.onboard).toHaveLength(3);
     expect(decision.nextState.perApiEstimate).toBeCloseTo(3);
+  });
+
+  it("learns from a step once, so waiting for hours does not wear its estimate down", () => {
+    const state: RolloutState = {
+      ...initialRolloutState(SERVICE, settings),
+      batchSize: 2,
+      steps: 5,
+      lastStepAt: at(-10).toISOString(),
+      lastBatch: ["w", "x"],
+      readingBeforeLastStep: 56,
+      perApiEstimate: 0.4,
+    };
+    // The step raised the reading from 56 to 57.5: 0.75 per API, and (58 − 57.5) / (1.5 × 0.75) < 1.
+    const full = decideRolloutStep(input({ pending: names(50), state, reading: reading(57.5) }));
+    expect(full.onboard).toEqual([]);
+    expect(full.nextState.readingBeforeLastStep).toBeUndefined();
+    // Hours later a dip in the reading does not re-learn from that old step.
+    const later = decideRolloutStep(
+      input({ pending: names(50), state: full.nextState, reading: reading(57.3), now: at(300) }),
+    );
+    expect(later.nextState.perApiEstimate).toBe(full.nextState.perApiEstimate);
+    expect(later.onboard).toEqual([]);
+  });
+
+  it("asks for a scale-out after 24 hours without room for another API, without flipping back on dips", () => {
+    const state: RolloutState = {
+      ...initialRolloutState(SERVICE, settings),
+      steps: 5,
+      lastStepAt: at(-10).toISOString(),
+      lastBatch: ["w"],
+      perApiEstimate: 0.4,
+    };
+    const waiting = decideRolloutStep(input({ pending: ["a"], state, reading: reading(57.9) }));
+    expect(waiting.perApi.get("a")?.kind).toBe("waiting");
+    const overLimit = decideRolloutStep(
+      input({ pending: ["a"], state: waiting.nextState, reading: reading(61), now: at(12 * 60) }),
+    );
+    expect(overLimit.nextState.waitingSince).toBe(T0.toISOString());
+    const dip = decideRolloutStep(
+      input({ pending: ["a"], state: overLimit.nextState, reading: reading(57.6), now: at(24 * 60) }),
+    );
+    expect(dip.perApi.get("a")).toEqual({
+      kind: "manual",
+      reason: `scale out: capacity 57.6% leaves no room under the 60% limit for another API (about 0.4 points each) since ${T0.toISOString()}`,
+    });
   });
 
   it("waits for a running onboarding before the next step", () => {
