@@ -12,7 +12,7 @@ import { ConfigError, loadConfig, type Config } from "../model/config.js";
 import type { OutcomeRecord } from "../model/outcome.js";
 import { isSubscriptionIdValid, parseResourceId, ResourceIdError } from "../model/resource-id.js";
 import { parseCliArguments, USAGE, UsageError, type CliArguments } from "./args.js";
-import { ProgressBar, renderTable, summarise } from "./render.js";
+import { describeRequeue, ProgressBar, renderTable, summarise } from "./render.js";
 import { EstateInputError, startSimulatedAzure, type SimulatedAzure } from "./simulate.js";
 import { createFileStateStore } from "../rollout/file-state-store.js";
 
@@ -153,6 +153,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   if (!args.json) {
     io.stdout.write(renderTable(outcomes, colour));
     io.stdout.write(`${summarise(outcomes, Date.now() - started, colour)}\n`);
+    const next = describeRequeue(result.requeue);
+    if (next !== undefined) io.stderr.write(`${next}\n`);
   }
   for (const error of result.errors)
     io.stderr.write(`autoprotect: ${error.scope}: ${error.code}: ${error.message}\n`);

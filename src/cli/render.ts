@@ -1,5 +1,6 @@
 import { STATUSES, type Status } from "../model/checks.js";
 import type { OutcomeRecord } from "../model/outcome.js";
+import type { RequeueRequest } from "../engine/requeue.js";
 
 const COLOURS: Record<Status, string> = {
   compliant: "\u001b[32m",
@@ -104,4 +105,14 @@ export class ProgressBar {
   finish(): void {
     if (this.active) this.stream.write("\r\u001b[2K");
   }
+}
+
+/** One line on what to run again and when, for deferred work (there is no queue behind the CLI). */
+export function describeRequeue(requeue: readonly RequeueRequest[]): string | undefined {
+  const first = requeue[0];
+  if (first === undefined) return undefined;
+  const minutes = Math.max(1, Math.ceil(first.afterSeconds / 60));
+  const name = first.resourceId.split("/").at(-1) ?? first.resourceId;
+  const count = requeue.length === 1 ? "1 resource waits" : `${String(requeue.length)} resources wait`;
+  return `next: ${count}; run again in ${String(minutes)} min or later to continue (first: ${name}: ${first.reason})`;
 }

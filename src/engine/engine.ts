@@ -25,6 +25,7 @@ import { describeError, failureReason } from "./errors.js";
 import { reconcileApimService } from "./apim.js";
 import type { PlanName, RunContext } from "./run-context.js";
 import { armInventory, type Inventory } from "./inventory.js";
+import { requeueRequests, type RequeueRequest } from "./requeue.js";
 
 /** What a run is asked to look at. An event or request only names it; the engine reads the world itself. */
 export type ReconcileTarget =
@@ -43,6 +44,8 @@ export interface RunResult {
   readonly errors: RunError[];
   /** The soonest any deferred outcome asks to be looked at again. */
   readonly requeueAfterSeconds: number | undefined;
+  /** What to look at again and when (a rollout's next step, a busy cluster), soonest first. */
+  readonly requeue: RequeueRequest[];
 }
 
 export interface EngineOptions {
@@ -139,14 +142,12 @@ class Run implements RunContext {
   }
 
   result(): RunResult {
-    const delays = this.outcomes
-      .filter((o) => o.Status === "deferred")
-      .map((o) => o.Details.retryAfterSeconds)
-      .filter((d): d is number => typeof d === "number");
+    const requeue = requeueRequests(this.outcomes);
     return {
       outcomes: this.outcomes,
       errors: this.errors,
-      requeueAfterSeconds: delays.length === 0 ? undefined : Math.min(...delays),
+      requeueAfterSeconds: requeue[0]?.afterSeconds,
+      requeue,
     };
   }
 

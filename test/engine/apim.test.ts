@@ -75,8 +75,10 @@ describe("API onboarding through the engine, against the simulator", () => {
         apimApi("apim-dev", "api-000;rev=2", { isCurrent: false, apiRevision: "2" }),
       ]),
     );
-    const { outcomes } = await run();
+    const { outcomes, requeue } = await run();
 
+    // The next step is asked for without waiting for a sweep: the service, when the pace allows.
+    expect(requeue).toContainEqual(expect.objectContaining({ resourceId: service.id, afterSeconds: 600 }));
     const plan = outcomes.find((o) => o.Check === "defender.apis-plan");
     expect(plan).toMatchObject({ Status: "remediated" });
     const byApi = apiOutcomes(outcomes);
