@@ -49,10 +49,10 @@ interface CapacityScenario {
 
 const SCENARIOS: readonly CapacityScenario[] = [
   { name: "idle", apis: 500, basePercent: 10, perApiPercent: 0.08, jitterPoints: 1, seed: 1 },
-  // All 200 together would bring it to 55 %, just under the limit.
-  { name: "busy", apis: 200, basePercent: 45, perApiPercent: 0.05, jitterPoints: 1, seed: 2 },
-  // Only 75 of the 200 fit under the limit: the controller has to stop and hand over.
-  { name: "heavy per API", apis: 200, basePercent: 30, perApiPercent: 0.4, jitterPoints: 1, seed: 3 },
+  // All 200 at once would take it to 95 %: only about 50 fit under the limit, then it must hand over.
+  { name: "busy", apis: 200, basePercent: 45, perApiPercent: 0.25, jitterPoints: 1, seed: 2 },
+  // As busy, but all 200 together bring it to 55 %, just under the limit: speed matters here.
+  { name: "busy, room for all", apis: 200, basePercent: 45, perApiPercent: 0.05, jitterPoints: 1, seed: 3 },
   // Already over the limit before anything is onboarded.
   { name: "over limit", apis: 100, basePercent: 70, perApiPercent: 0.1, jitterPoints: 1, seed: 4 },
 ];
@@ -383,7 +383,7 @@ function percentText(value: number): string {
 /** The targets the controller is held to, as measured. */
 export function rolloutBenchChecks(figures: readonly RolloutBenchFigures[]): RolloutBenchCheck[] {
   const checks: RolloutBenchCheck[] = [];
-  for (const scenario of ["idle", "busy"]) {
+  for (const scenario of ["idle", "busy, room for all"]) {
     const controller = figuresFor(figures, scenario, "controller");
     const onePerStep = figuresFor(figures, scenario, "one per step");
     const baseline = onePerStep?.hoursToFinish ?? null;
@@ -411,11 +411,11 @@ export function rolloutBenchChecks(figures: readonly RolloutBenchFigures[]): Rol
     });
   }
   // Where everything fits, all at once is harmless; where it does not, it is the outage the docs warn of.
-  const heavyAllAtOnce = figuresFor(figures, "heavy per API", "all at once");
+  const busyAllAtOnce = figuresFor(figures, "busy", "all at once");
   checks.push({
-    description: "heavy per API: all at once goes over the limit (the danger the controller avoids)",
-    holds: heavyAllAtOnce !== undefined && heavyAllAtOnce.peakLoadPercent > limit,
-    detail: `peak ${heavyAllAtOnce === undefined ? "?" : percentText(heavyAllAtOnce.peakLoadPercent)} vs > ${percentText(limit)}`,
+    description: "busy: all at once goes past 90 % (the outage the controller avoids)",
+    holds: busyAllAtOnce !== undefined && busyAllAtOnce.peakLoadPercent > 90,
+    detail: `peak ${busyAllAtOnce === undefined ? "?" : percentText(busyAllAtOnce.peakLoadPercent)} vs > 90 %`,
   });
   return checks;
 }
