@@ -9,6 +9,7 @@ export {
   type EstatePricingExtension,
   type EstateSubscription,
 } from "./estate.js";
+export { SIM_CALLER, type SimEvent, type SimEventData, type SimEventType } from "./events.js";
 export {
   startSimulator,
   type FaultSpec,

@@ -20,6 +20,7 @@ import {
 } from "./arm-errors.js";
 import { simulatorCertificate } from "./cert.js";
 import { parseEstate, type Estate } from "./estate.js";
+import { headerValue, resourceEvent, type SimEvent } from "./events.js";
 import { apiCollectionsModule } from "./routes/apicollections.js";
 import { apiManagementModule } from "./routes/apimanagement.js";
 import { containerServiceModule } from "./routes/containerservice.js";
@@ -29,15 +30,16 @@ import { operationalInsightsModule } from "./routes/operationalinsights.js";
 import { resourcesModule } from "./routes/resources.js";
 import { securityModule } from "./routes/security.js";
 import { subscriptionsModule } from "./routes/subscriptions.js";
-import type {
-  MetricsSettings,
-  ProviderModule,
-  Route,
-  RouteContext,
-  RouteResponse,
-  SimRequest,
+import {
+  templateOf,
+  type MetricsSettings,
+  type ProviderModule,
+  type Route,
+  type RouteContext,
+  type RouteResponse,
+  type SimRequest,
 } from "./routes/types.js";
-import { SimState } from "./state.js";
+import { SIM_TENANT_ID, SimState } from "./state.js";
 
 export interface SimulatorOptions {
   estate: Estate;
@@ -58,6 +60,13 @@ export interface SimulatorOptions {
   metricsNoise?: number;
   /** Seed of the noise: the same seed gives the same values. Default 1. */
   metricsSeed?: number;
+  /**
+   * Called with the Event Grid event ARM would raise for every write the simulator accepts (see
+   * sim/events.ts), synchronously right after the answer has been sent: a handler started from here
+   * sees the write done. It gets its own copy of the event. Whatever it throws is rethrown
+   * asynchronously (an uncaught exception), never turned into the request's answer.
+   */
+  onEvent?: (event: SimEvent) => void;
 }
 
 export interface RecordedRequest {
@@ -107,6 +116,9 @@ export interface Simulator {
   injectFault(fault: FaultSpec): void;
   clearFaults(): void;
   clearRequests(): void;
+  /** Every Event Grid event raised so far (one per accepted write), in order. */
+  readonly events: readonly SimEvent[];
+  clearEvents(): void;
   /** The current state in estate format; a simulator started from it continues where this one is. */
   exportEstate(): Estate;
   close(): Promise<void>;
@@ -185,6 +197,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const lroPolls = Math.max(0, Math.floor(options.lroPolls ?? 1));
   const routes: Route[] = MODULES.flatMap((m) => m.routes);
   const requests: RecordedRequest[] = [];
+  const events: SimEvent[] = [];
   let faults: PendingFault[] = [];
   const closing = new AbortController();
   let endpoint = "";
@@ -203,11 +216,17 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     return pending.spec;
   };
 
-  const send = (res: ServerResponse, record: RecordedRequest, answer: RouteResponse): void => {
+  const send = (
+    res: ServerResponse,
+    record: RecordedRequest,
+    answer: RouteResponse,
+    correlationId: string,
+  ): void => {
     record.status = answer.status;
     const headers: Record<string, string> = {
       "x-ms-request-id": randomUUID(),
-      "x-ms-correlation-request-id": randomUUID(),
+      // ARM keeps the client's correlation id (and so do its events); else it makes one.
+      "x-ms-correlation-request-id": correlationId,
       "cache-control": "no-cache",
       ...answer.headers,
     };
@@ -249,6 +268,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       status: 0,
     };
     requests.push(record);
+    const correlationId = headerValue(req.headers, "x-ms-correlation-request-id") ?? randomUUID();
 
     const text = await readBody(req);
     let body: unknown;
@@ -285,6 +305,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
               : "The 'Authorization' header is not a bearer token.",
           ),
         ),
+        correlationId,
       );
       return;
     }
@@ -297,30 +318,79 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     }
     if (fault?.kind === "status") {
       record.fault = fault.kind;
-      send(res, record, {
-        status: fault.status,
-        body: armErrorBody(fault.code, fault.message ?? `Simulated ${String(fault.status)} ${fault.code}.`),
-        headers:
-          fault.retryAfterSeconds === undefined
-            ? {}
-            : { "retry-after": String(Math.ceil(fault.retryAfterSeconds)) },
-      });
+      send(
+        res,
+        record,
+        {
+          status: fault.status,
+          body: armErrorBody(fault.code, fault.message ?? `Simulated ${String(fault.status)} ${fault.code}.`),
+          headers:
+            fault.retryAfterSeconds === undefined
+              ? {}
+              : { "retry-after": String(Math.ceil(fault.retryAfterSeconds)) },
+        },
+        correlationId,
+      );
       return;
     }
 
+    let accepted: { response: RouteResponse; route: Route; subscriptionId: string | undefined };
     try {
-      send(res, record, await route(method, path, apiVersion, query, body, bodyError, req, record));
+      accepted = await route(method, path, apiVersion, query, body, bodyError, req, record);
     } catch (error) {
       if (error instanceof ArmError) {
-        send(res, record, errorAnswer(error));
+        send(res, record, errorAnswer(error), correlationId);
       } else {
         const message = error instanceof Error ? error.message : String(error);
         send(
           res,
           record,
           errorAnswer(new ArmError(500, "InternalServerError", `Simulator error: ${message}`)),
+          correlationId,
         );
       }
+      return;
+    }
+    send(res, record, accepted.response, correlationId);
+    // Outside the try: the answer is sent, so nothing here may turn into another answer.
+    const status = accepted.response.status;
+    if (status >= 200 && status < 300 && accepted.route.dataPlane !== true) {
+      raiseEvent(method, path, req, accepted.route, accepted.subscriptionId, correlationId);
+    }
+  };
+
+  /** Records (and hands to `onEvent`) the event ARM raises for an accepted write, if it raises one. */
+  const raiseEvent = (
+    method: string,
+    path: string,
+    req: IncomingMessage,
+    matched: Route,
+    subscriptionId: string | undefined,
+    correlationId: string,
+  ): void => {
+    const subscription = subscriptionId === undefined ? undefined : state.subscription(subscriptionId);
+    if (subscription === undefined) return;
+    const event = resourceEvent({
+      method,
+      path,
+      url: `${endpoint}${req.url ?? path}`,
+      headers: req.headers,
+      template: templateOf(matched),
+      subscriptionId: subscription.subscriptionId,
+      tenantId: subscription.tenantId ?? SIM_TENANT_ID,
+      correlationId,
+      now: state.now(),
+    });
+    if (event === undefined) return;
+    events.push(event);
+    if (options.onEvent === undefined) return;
+    try {
+      options.onEvent(structuredClone(event));
+    } catch (error) {
+      // The answer is gone already; surface the callback's failure instead of swallowing it.
+      queueMicrotask(() => {
+        throw error;
+      });
     }
   };
 
@@ -333,7 +403,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     bodyError: string | undefined,
     req: IncomingMessage,
     record: RecordedRequest,
-  ): Promise<RouteResponse> => {
+  ): Promise<{ response: RouteResponse; route: Route; subscriptionId: string | undefined }> => {
     if (apiVersion === undefined) throw missingApiVersion();
     const segments = path === "/" ? [] : path.split("/").slice(1);
     let found: { route: Route; params: Record<string, string> } | undefined;
@@ -390,7 +460,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
         };
       },
     };
-    return matched.handle(ctx);
+    return { response: await matched.handle(ctx), route: matched, subscriptionId };
   };
 
   const { key, cert } = await simulatorCertificate();
@@ -425,6 +495,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     },
     clearRequests() {
       requests.length = 0;
+    },
+    events,
+    clearEvents() {
+      events.length = 0;
     },
     exportEstate: () => state.toEstate(),
     close() {

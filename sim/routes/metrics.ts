@@ -375,6 +375,8 @@ export const metricsModule: ProviderModule = {
       match: pattern("/subscriptions/{subscriptionId}/metrics:getBatch"),
       apiVersions: METRICS_API_VERSIONS,
       typeName: "metrics",
+      // A read of Azure Monitor's data plane: ARM raises no event for it.
+      dataPlane: true,
       handle: getBatch,
     },
   ],

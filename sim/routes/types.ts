@@ -62,6 +62,11 @@ export interface Route {
   readonly typeName: string;
   /** A PUT/POST that Azure accepts without a body (e.g. onboarding an API collection). Default false. */
   readonly bodyOptional?: boolean;
+  /**
+   * A data-plane call that ARM does not see (e.g. the metrics batch POST): it emits no Event Grid event.
+   * Every other accepted PUT, PATCH, DELETE and POST does (see sim/events.ts). Default false.
+   */
+  readonly dataPlane?: boolean;
   readonly handle: (ctx: RouteContext) => RouteResponse | Promise<RouteResponse>;
 }
 
@@ -72,6 +77,14 @@ export interface ProviderModule {
   readonly prepare?: (state: SimState) => void;
 }
 
+/** The template each `pattern()` matcher was made from (its literal segments spell types as Azure does). */
+const TEMPLATES = new WeakMap<Route["match"], string>();
+
+/** The path template of a route made by `pattern()`; undefined for routes that match their own way. */
+export function templateOf(route: Route): string | undefined {
+  return TEMPLATES.get(route.match);
+}
+
 /**
  * A matcher for a path template such as
  * "/subscriptions/{subscriptionId}/providers/Microsoft.Security/pricings/{pricingName}".
@@ -79,7 +92,7 @@ export interface ProviderModule {
  */
 export function pattern(template: string): Route["match"] {
   const parts = template.split("/").slice(1);
-  return (segments) => {
+  const match: Route["match"] = (segments) => {
     if (segments.length !== parts.length) return undefined;
     const params: Record<string, string> = {};
     for (let i = 0; i < parts.length; i += 1) {
@@ -94,6 +107,8 @@ export function pattern(template: string): Route["match"] {
     }
     return params;
   };
+  TEMPLATES.set(match, template);
+  return match;
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
