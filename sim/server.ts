@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 /**
  * The local Azure control-plane simulator: a loopback HTTPS server that answers ARM's REST paths,
  * api-versions, status codes, long-running-operation headers and error bodies from an estate.
@@ -200,6 +201,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const events: SimEvent[] = [];
   let faults: PendingFault[] = [];
   const closing = new AbortController();
+  // Every request in its latency delay listens for the close: hundreds at once is normal, not a leak.
+  setMaxListeners(0, closing.signal);
   let endpoint = "";
 
   const takeFault = (
