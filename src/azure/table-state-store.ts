@@ -153,7 +153,7 @@ export function createTableStateStore(options: TableStateStoreOptions): RolloutS
   };
 }
 
-function tableClientFor(options: TableStateStoreOptions): TableClient {
+export function tableClientFor(options: TableStateStoreOptions): TableClient {
   if ("tableClient" in options) return options.tableClient;
   const tableName = options.tableName ?? DEFAULT_ROLLOUT_TABLE;
   if ("connectionString" in options) {

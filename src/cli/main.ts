@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { DefaultAzureCredential } from "@azure/identity";
 import { createAzureGateway, type AzureConnection } from "../azure/index.js";
 import {
@@ -15,6 +16,9 @@ import { parseCliArguments, USAGE, UsageError, type CliArguments } from "./args.
 import { describeRequeue, ProgressBar, renderTable, summarise } from "./render.js";
 import { EstateInputError, startSimulatedAzure, type SimulatedAzure } from "./simulate.js";
 import { createFileStateStore } from "../rollout/file-state-store.js";
+import { createCoalescer } from "../engine/coalesce.js";
+import { dispatchVerdicts } from "../engine/events.js";
+import { EventPayloadError, parseEvents, parsePayloadText, type EventVerdict } from "../events/parse.js";
 
 /** Where the CLI writes: process.stdout/stderr in production, captured buffers in tests. */
 export interface OutputStream {
@@ -26,12 +30,46 @@ export interface CliIo {
   readonly stdout: OutputStream;
   readonly stderr: OutputStream;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Standard input, for `event -`. */
+  readonly readStdin?: () => Promise<string>;
 }
 
 /** Bad usage or bad input: exit 2 with one line, before anything is written anywhere. */
 class InputError extends Error {}
 
+/** Reads and parses `event`'s input; every malformed event is bad input (exit 2, nothing run). */
+async function eventVerdicts(args: CliArguments, io: CliIo): Promise<EventVerdict[]> {
+  const from = args.eventsFrom ?? "-";
+  let text: string;
+  try {
+    text = from === "-" ? await (io.readStdin ?? readProcessStdin)() : await readFile(from, "utf8");
+  } catch (error) {
+    throw new InputError(`cannot read events from ${from}: ${(error as Error).message}`);
+  }
+  let verdicts: EventVerdict[];
+  try {
+    verdicts = await parseEvents(parsePayloadText(text));
+  } catch (error) {
+    if (error instanceof EventPayloadError) throw new InputError(`${from}: ${error.message}`);
+    throw error;
+  }
+  const malformed = verdicts.filter((v) => v.kind === "malformed");
+  const first = malformed[0];
+  if (first !== undefined) {
+    const more = malformed.length > 1 ? ` (and ${String(malformed.length - 1)} more malformed events)` : "";
+    throw new InputError(`${from}: ${first.problem}${more}`);
+  }
+  return verdicts;
+}
+
+async function readProcessStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 function targetsFor(args: CliArguments, config: Config): ReconcileTarget[] | "all-visible" {
+  if (args.command === "event") return [];
   if (args.command === "reconcile") {
     const resourceId = args.resourceId ?? "";
     let parsed;
@@ -77,6 +115,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let args: CliArguments;
   let config: Config;
   let targets: ReconcileTarget[] | "all-visible";
+  let verdicts: EventVerdict[] = [];
   try {
     const parsed = parseCliArguments(argv);
     if (parsed === "help") {
@@ -86,6 +125,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     args = parsed;
     config = loadConfig(args.dryRun ? { ...io.env, AUTOPROTECT_MODE: "audit" } : io.env);
     targets = targetsFor(args, config);
+    if (args.command === "event") verdicts = await eventVerdicts(args, io);
   } catch (error) {
     if (error instanceof UsageError) return fail(`${error.message}\n${USAGE}`);
     if (error instanceof ConfigError || error instanceof InputError) return fail(error.message);
@@ -135,12 +175,29 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           }))
         : targets;
     const runId = randomUUID();
-    result = await engine.reconcile(resolved, {
-      runId,
-      trigger: "cli",
-      mode: config.mode,
-      correlationId: runId,
-    });
+    if (args.command === "event") {
+      // The Event Grid trigger's own path: scope, coalesce, one run per resource named.
+      const handled = await dispatchVerdicts(
+        verdicts,
+        { engine, config, coalescer: createCoalescer() },
+        { runId, trigger: "cli", mode: config.mode },
+      );
+      for (const verdict of handled.verdicts) {
+        if (verdict.kind === "ignored") {
+          io.stderr.write(
+            `autoprotect: ignored ${verdict.eventType} event ${verdict.eventId}: ${verdict.reason}\n`,
+          );
+        }
+      }
+      result = { ...handled, requeueAfterSeconds: handled.requeue[0]?.afterSeconds };
+    } else {
+      result = await engine.reconcile(resolved, {
+        runId,
+        trigger: "cli",
+        mode: config.mode,
+        correlationId: runId,
+      });
+    }
     progress.finish();
     if (simulated !== undefined && args.saveEstate !== undefined) await simulated.save(args.saveEstate);
   } catch (error) {

@@ -1,38 +1,58 @@
 import type { TokenCredential } from "@azure/core-auth";
 import { DefaultAzureCredential } from "@azure/identity";
 import { createAzureGateway, type AzureConnection, type AzureGateway } from "../azure/index.js";
-import { createTableStateStore } from "../azure/table-state-store.js";
+import { createReconcileQueue, type ReconcileQueueOptions } from "../azure/queue.js";
+import { createTableScheduleLedger } from "../azure/schedule-ledger.js";
+import { createTableStateStore, type TableStateStoreOptions } from "../azure/table-state-store.js";
+import { createCoalescer, type Coalescer } from "../engine/coalesce.js";
 import { createEngine, type Engine } from "../engine/engine.js";
+import { createQueueScheduler, type ReconcileScheduler } from "../engine/scheduler.js";
 import { ConfigError, loadConfig, type Config } from "../model/config.js";
-import type { RolloutStateStore } from "../rollout/state-store.js";
 
 /** What every trigger needs, built once per Functions worker (configuration errors stop start-up). */
 export interface Runtime {
   readonly config: Config;
   readonly azure: AzureGateway;
   readonly engine: Engine;
+  /** Shares runs for the same resource between concurrent invocations in this worker. */
+  readonly coalescer: Coalescer;
+  /** Turns "look again later" into delayed queue messages, one pending look per resource. */
+  readonly scheduler: ReconcileScheduler;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+export interface StorageOptions {
+  readonly tables: TableStateStoreOptions;
+  readonly queue: ReconcileQueueOptions;
+}
+
 /**
- * Rollout state lives in the Functions host's own storage account. In Azure that is an identity-based
- * connection (`AzureWebJobsStorage__accountName` or `__tableServiceUri`, no keys); a connection string
+ * The Functions host's own storage account holds rollout state, the schedule ledger and the delayed
+ * queue. In Azure that is an identity-based connection (`AzureWebJobsStorage__accountName`, or the
+ * `__tableServiceUri`/`__queueServiceUri` pair; no keys); a connection string
  * (`UseDevelopmentStorage=true` for Azurite) is accepted for local runs.
  */
-export function rolloutStoreFromEnv(env: Env, credential: TokenCredential): RolloutStateStore {
-  const tableServiceUri = env.AzureWebJobsStorage__tableServiceUri?.trim();
+export function storageFromEnv(env: Env, credential: TokenCredential): StorageOptions {
   const accountName = env.AzureWebJobsStorage__accountName?.trim();
-  if (tableServiceUri) return createTableStateStore({ endpoint: tableServiceUri, credential });
-  if (accountName) {
-    return createTableStateStore({ endpoint: `https://${accountName}.table.core.windows.net`, credential });
+  const tableServiceUri =
+    env.AzureWebJobsStorage__tableServiceUri?.trim() ||
+    (accountName ? `https://${accountName}.table.core.windows.net` : undefined);
+  const queueServiceUri =
+    env.AzureWebJobsStorage__queueServiceUri?.trim() ||
+    (accountName ? `https://${accountName}.queue.core.windows.net` : undefined);
+  if (tableServiceUri && queueServiceUri) {
+    return {
+      tables: { endpoint: tableServiceUri, credential },
+      queue: { endpoint: queueServiceUri, credential },
+    };
   }
   const connectionString = env.AzureWebJobsStorage?.trim();
-  if (connectionString) return createTableStateStore({ connectionString });
+  if (connectionString) return { tables: { connectionString }, queue: { connectionString } };
   throw new ConfigError(
     "AzureWebJobsStorage",
-    "set AzureWebJobsStorage__accountName (identity-based, in Azure) or a connection " +
-      "string (UseDevelopmentStorage=true with Azurite) so API rollout progress can be stored",
+    "set AzureWebJobsStorage__accountName (identity-based, in Azure) or a connection string " +
+      "(UseDevelopmentStorage=true with Azurite): rollout progress and delayed work are stored there",
   );
 }
 
@@ -42,8 +62,19 @@ export function createRuntime(
 ): Runtime {
   const config = loadConfig(env);
   const azure = createAzureGateway(connection);
-  const rolloutStore = rolloutStoreFromEnv(env, connection.credential);
-  return { config, azure, engine: createEngine({ azure, config, rolloutStore }) };
+  const storage = storageFromEnv(env, connection.credential);
+  const rolloutStore = createTableStateStore(storage.tables);
+  const scheduler = createQueueScheduler({
+    ledger: createTableScheduleLedger(storage.tables),
+    queue: createReconcileQueue(storage.queue),
+  });
+  return {
+    config,
+    azure,
+    engine: createEngine({ azure, config, rolloutStore }),
+    coalescer: createCoalescer(),
+    scheduler,
+  };
 }
 
 let shared: Runtime | undefined;

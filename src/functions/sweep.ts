@@ -1,23 +1,36 @@
 import { app, type InvocationContext, type Timer } from "@azure/functions";
-import type { ReconcileTarget, RunResult } from "../engine/engine.js";
+import { forEachConcurrently } from "../engine/concurrency.js";
+import type { RunResult } from "../engine/engine.js";
 import { sharedRuntime, type Runtime } from "./runtime.js";
+
+const SWEEP_CONCURRENCY = 4;
 
 /** The timer sweep: every subscription in scope (the allow-list, else all the identity can see). */
 export function createSweepHandler(runtime: () => Runtime) {
   return async (_timer: Timer, context: InvocationContext): Promise<RunResult> => {
-    const { config, azure, engine } = runtime();
+    const { config, azure, engine, scheduler } = runtime();
     const subscriptionIds =
       config.subscriptions.length > 0 ? config.subscriptions : await azure.resources.listSubscriptionIds();
-    const targets: ReconcileTarget[] = subscriptionIds.map((subscriptionId) => ({
-      kind: "subscription",
-      subscriptionId,
-    }));
-    const result = await engine.reconcile(targets, {
-      runId: context.invocationId,
-      trigger: "timer",
-      mode: config.mode,
-      correlationId: context.invocationId,
+    // Subscriptions in parallel, a few at a time: each run reads its own subscription's resources.
+    const results: RunResult[] = [];
+    await forEachConcurrently(subscriptionIds, SWEEP_CONCURRENCY, async (subscriptionId) => {
+      results.push(
+        await engine.reconcile([{ kind: "subscription", subscriptionId }], {
+          runId: context.invocationId,
+          trigger: "timer",
+          mode: config.mode,
+          correlationId: context.invocationId,
+        }),
+      );
     });
+    const result: RunResult = {
+      outcomes: results.flatMap((r) => r.outcomes),
+      errors: results.flatMap((r) => r.errors),
+      requeue: results.flatMap((r) => r.requeue),
+      requeueAfterSeconds: Math.min(...results.map((r) => r.requeueAfterSeconds ?? Infinity)),
+    };
+    // Unfinished rollouts and busy resources get their next look without waiting for the next sweep.
+    await scheduler.schedule(result.requeue, context.invocationId);
     const failed = result.outcomes.filter((o) => o.Status === "failed").length;
     context.log(
       `sweep of ${subscriptionIds.length} subscriptions: ${result.outcomes.length} outcomes, ${failed} failed, ${result.errors.length} errors`,

@@ -226,3 +226,82 @@ describe("autoprotect CLI", () => {
     });
   });
 });
+
+describe("autoprotect event", () => {
+  const writeEvent = (id: string, resourceUri: string, operationName: string) => ({
+    topic: `/subscriptions/${SUB_A}`,
+    subject: resourceUri,
+    eventType: "Microsoft.Resources.ResourceWriteSuccess",
+    eventTime: "2026-11-25T10:00:00Z",
+    id,
+    data: { resourceUri, operationName, status: "Succeeded", subscriptionId: SUB_A },
+    dataVersion: "2",
+    metadataVersion: "1",
+  });
+
+  async function cliWithStdin(args: string[], stdin: string): Promise<Captured> {
+    let stdout = "";
+    let stderr = "";
+    const code = await runCli(args, {
+      stdout: { write: (t: string) => (stdout += t) },
+      stderr: { write: (t: string) => (stderr += t) },
+      env: BASE_ENV,
+      readStdin: () => Promise.resolve(stdin),
+    });
+    return { code, stdout, stderr };
+  }
+
+  it("handles a creation event from a file as the trigger does, correlated with the event id", async () => {
+    const file = join(dir, "created.json");
+    await writeFile(
+      file,
+      JSON.stringify(
+        writeEvent("evt-1", clusterId("aks-open"), "Microsoft.ContainerService/managedClusters/write"),
+      ),
+    );
+    const result = await cli(["event", file, "--simulate", estatePath, "--json"]);
+    expect(result.code).toBe(0);
+    const outcomes = records(result.stdout);
+    expect(outcomes.filter((o) => o.Status === "remediated").length).toBeGreaterThan(0);
+    expect(outcomes.every((o) => o.CorrelationId === "evt-1" && o.Trigger === "cli")).toBe(true);
+  });
+
+  it("reads standard input, notes ignored events on stderr, and runs each resource once", async () => {
+    const storage = `/subscriptions/${SUB_A}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1`;
+    const events = [
+      writeEvent("evt-a", clusterId("aks-open"), "Microsoft.ContainerService/managedClusters/write"),
+      writeEvent(
+        "evt-b",
+        `${clusterId("aks-open")}/agentPools/np1`,
+        "Microsoft.ContainerService/managedClusters/agentPools/write",
+      ),
+      writeEvent("evt-c", storage, "Microsoft.Storage/storageAccounts/write"),
+    ];
+    const result = await cliWithStdin(
+      ["event", "-", "--simulate", estatePath, "--json", "--dry-run"],
+      JSON.stringify(events),
+    );
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(
+      /ignored Microsoft.Resources.ResourceWriteSuccess event evt-c: .*storageAccounts\/write/,
+    );
+    const clusterChecks = records(result.stdout).filter((o) => o.ResourceId === clusterId("aks-open"));
+    expect(clusterChecks).toHaveLength(4);
+  });
+
+  it.each([
+    ["not JSON", "{", /the events are not JSON/],
+    [
+      "a malformed event",
+      JSON.stringify([{ id: "x", eventType: "Microsoft.Resources.ResourceWriteSuccess" }]),
+      /event 0 \(x\): event is missing required property/,
+    ],
+    ["a number", "42", /must be a JSON object or an array/],
+  ])("exits 2 with one line for %s, and runs nothing", async (_name, stdin, message) => {
+    const result = await cliWithStdin(["event", "-", "--simulate", estatePath, "--json"], stdin);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).toMatch(message);
+  });
+});

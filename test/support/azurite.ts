@@ -8,14 +8,16 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /**
- * Azurite's Table service for tests: the `azurite-table` bin of the azurite devDependency, run as a child
- * process on a free loopback port, in memory (nothing written but an empty temp working directory), with
- * telemetry off (this machine reaches no network). It starts in well under a second.
+ * Azurite for tests: the `azurite` bin of the azurite devDependency (Blob, Queue and Table services), run
+ * as a child process on free loopback ports, in memory (nothing written but an empty temp working
+ * directory), with telemetry off (this machine reaches no network). It starts in about a second.
  */
 export interface Azurite {
   /** Azurite's well-known development account, pointed at this instance. */
   readonly connectionString: string;
   readonly tableEndpoint: string;
+  readonly queueEndpoint: string;
+  readonly blobEndpoint: string;
   stop(): Promise<void>;
 }
 
@@ -32,12 +34,12 @@ const WATCHDOG = "data:text/javascript,process.stdin.on('end',()=>process.exit(0
 
 const START_TIMEOUT_MS = 15_000;
 
-function azuriteTableBin(): string {
+function azuriteBin(): string {
   const require = createRequire(import.meta.url);
   const manifestPath = require.resolve("azurite/package.json");
   const manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as { bin?: Record<string, string> };
-  const bin = manifest.bin?.["azurite-table"];
-  if (bin === undefined) throw new Error(`${manifestPath} has no azurite-table bin`);
+  const bin = manifest.bin?.azurite;
+  if (bin === undefined) throw new Error(`${manifestPath} has no azurite bin`);
   return join(dirname(manifestPath), bin);
 }
 
@@ -55,13 +57,17 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Starts Azurite's Table service; a port taken between picking and binding is retried on another. */
+/** Starts Azurite; ports taken between picking and binding are retried on others. */
 export async function startAzurite(): Promise<Azurite> {
-  const bin = azuriteTableBin();
+  const bin = azuriteBin();
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce(bin, await freePort());
+      return await startOnce(bin, {
+        blob: await freePort(),
+        queue: await freePort(),
+        table: await freePort(),
+      });
     } catch (error) {
       lastError = error;
     }
@@ -69,7 +75,10 @@ export async function startAzurite(): Promise<Azurite> {
   throw lastError instanceof Error ? lastError : new Error(String(lastError));
 }
 
-async function startOnce(bin: string, port: number): Promise<Azurite> {
+async function startOnce(
+  bin: string,
+  ports: { blob: number; queue: number; table: number },
+): Promise<Azurite> {
   const cwd = await mkdtemp(join(tmpdir(), "autoprotect-azurite-"));
   const child: ChildProcessWithoutNullStreams = spawn(
     process.execPath,
@@ -80,10 +89,19 @@ async function startOnce(bin: string, port: number): Promise<Azurite> {
       "--inMemoryPersistence",
       "--disableTelemetry",
       "--silent",
+      "--skipApiVersionCheck",
+      "--blobHost",
+      "127.0.0.1",
+      "--blobPort",
+      String(ports.blob),
+      "--queueHost",
+      "127.0.0.1",
+      "--queuePort",
+      String(ports.queue),
       "--tableHost",
       "127.0.0.1",
       "--tablePort",
-      String(port),
+      String(ports.table),
     ],
     { cwd, stdio: ["pipe", "pipe", "pipe"] },
   );
@@ -110,19 +128,25 @@ async function startOnce(bin: string, port: number): Promise<Azurite> {
     await rm(cwd, { recursive: true, force: true });
   };
 
-  const tableEndpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
+  const tableEndpoint = `http://127.0.0.1:${String(ports.table)}/${AZURITE_ACCOUNT}`;
+  const queueEndpoint = `http://127.0.0.1:${String(ports.queue)}/${AZURITE_ACCOUNT}`;
+  const blobEndpoint = `http://127.0.0.1:${String(ports.blob)}/${AZURITE_ACCOUNT}`;
   const deadline = Date.now() + START_TIMEOUT_MS;
   try {
     for (;;) {
       if (spawnError !== undefined) throw spawnError;
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`azurite-table exited (${child.exitCode ?? child.signalCode}): ${output.trim()}`);
+        throw new Error(`azurite exited (${child.exitCode ?? child.signalCode}): ${output.trim()}`);
       }
-      if (output.includes("successfully started") && (await answers(tableEndpoint))) break;
+      if (
+        (await answers(`${tableEndpoint}/Tables`)) &&
+        (await answers(`${queueEndpoint}?comp=list`)) &&
+        (await answers(`${blobEndpoint}?comp=list`))
+      ) {
+        break;
+      }
       if (Date.now() > deadline) {
-        throw new Error(
-          `azurite-table did not answer on port ${port} within ${START_TIMEOUT_MS} ms: ${output}`,
-        );
+        throw new Error(`azurite did not answer within ${String(START_TIMEOUT_MS)} ms: ${output}`);
       }
       await sleep(25);
     }
@@ -132,17 +156,19 @@ async function startOnce(bin: string, port: number): Promise<Azurite> {
   }
   return {
     tableEndpoint,
+    queueEndpoint,
+    blobEndpoint,
     connectionString:
       `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +
-      `TableEndpoint=${tableEndpoint};`,
+      `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};TableEndpoint=${tableEndpoint};`,
     stop,
   };
 }
 
 /** Any HTTP answer (an unsigned request gets 403) means the service is up. */
-async function answers(tableEndpoint: string): Promise<boolean> {
+async function answers(url: string): Promise<boolean> {
   try {
-    const response = await fetch(`${tableEndpoint}/Tables`, { signal: AbortSignal.timeout(1_000) });
+    const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
     await response.body?.cancel();
     return true;
   } catch {

@@ -1,0 +1,68 @@
+import { createHash } from "node:crypto";
+import { isRestError } from "@azure/core-rest-pipeline";
+import { ScheduleConflictError, type LedgerEntry, type ScheduleLedger } from "../engine/scheduler.js";
+import { tableClientFor, type TableStateStoreOptions } from "./table-state-store.js";
+
+export const DEFAULT_SCHEDULE_TABLE = "AutoprotectSchedule";
+
+/**
+ * The schedule ledger in Azure Table Storage, beside the rollout state: one entity per resource
+ * (PartitionKey "schedule", RowKey the SHA-256 of the lower-cased id), replaced with If-Match.
+ */
+export function createTableScheduleLedger(options: TableStateStoreOptions): ScheduleLedger {
+  const client = tableClientFor(
+    "tableClient" in options
+      ? options
+      : { ...options, tableName: options.tableName ?? DEFAULT_SCHEDULE_TABLE },
+  );
+  let ready: Promise<void> | undefined;
+  const ensureTable = (): Promise<void> => {
+    ready ??= client.createTable().catch((error: unknown) => {
+      ready = undefined;
+      throw error;
+    });
+    return ready;
+  };
+  const rowKey = (resourceId: string): string =>
+    createHash("sha256").update(resourceId.toLowerCase(), "utf8").digest("hex");
+  const PARTITION = "schedule";
+
+  return {
+    async get(resourceId) {
+      await ensureTable();
+      try {
+        const entity = await client.getEntity<{ ResourceId: string; Token: string; DueAt: string }>(
+          PARTITION,
+          rowKey(resourceId),
+        );
+        if (entity.etag === "") return undefined;
+        return {
+          entry: { resourceId: entity.ResourceId, token: entity.Token, dueAt: entity.DueAt },
+          version: entity.etag,
+        };
+      } catch (error) {
+        if (isRestError(error) && error.statusCode === 404) return undefined;
+        throw error;
+      }
+    },
+    async put(entry: LedgerEntry, expectedVersion) {
+      await ensureTable();
+      const entity = {
+        partitionKey: PARTITION,
+        rowKey: rowKey(entry.resourceId),
+        ResourceId: entry.resourceId,
+        Token: entry.token,
+        DueAt: entry.dueAt,
+      };
+      try {
+        if (expectedVersion === undefined) await client.createEntity(entity);
+        else await client.updateEntity(entity, "Replace", { etag: expectedVersion });
+      } catch (error) {
+        if (isRestError(error) && (error.statusCode === 409 || error.statusCode === 412)) {
+          throw new ScheduleConflictError(`the schedule of ${entry.resourceId} changed meanwhile`);
+        }
+        throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * Delayed work: "look at this resource again in N seconds" becomes a queue message with a visibility
+ * delay. A ledger keeps ONE pending look per resource: a request is dropped when an equal or sooner
+ * look is already pending, and a message whose look has been superseded is dropped when it arrives.
+ * Without it every event, sweep and retry would start its own chain of messages for a resource that
+ * stays deferred for days (an instance over its capacity limit), and the chains would never merge.
+ */
+import { randomUUID } from "node:crypto";
+import type { RequeueRequest } from "./requeue.js";
+
+/** The body of a reconcile message on the queue. */
+export interface ReconcileMessage {
+  readonly version: 1;
+  readonly resourceId: string;
+  /** Matches the ledger's entry while this message is the resource's pending look. */
+  readonly token: string;
+  readonly dueAt: string;
+  readonly reason: string;
+  /** The event or request that started the chain. */
+  readonly correlationId: string;
+  /** `audit` for a dry run asked for over HTTP; otherwise the configured mode applies. */
+  readonly mode?: "audit";
+}
+
+export interface LedgerEntry {
+  readonly resourceId: string;
+  readonly token: string;
+  readonly dueAt: string;
+}
+
+/** One entry per resource, replaced by compare-and-swap. */
+export interface ScheduleLedger {
+  get(resourceId: string): Promise<{ entry: LedgerEntry; version: string } | undefined>;
+  /** Throws ScheduleConflictError when the entry changed since `expectedVersion` was read. */
+  put(entry: LedgerEntry, expectedVersion: string | undefined): Promise<void>;
+}
+
+export class ScheduleConflictError extends Error {
+  override readonly name = "ScheduleConflictError";
+}
+
+export interface ReconcileQueue {
+  send(message: ReconcileMessage, visibilityTimeoutSeconds: number): Promise<void>;
+}
+
+export interface ReconcileScheduler {
+  /** Schedules the looks; returns those actually enqueued (the others were already covered). */
+  schedule(
+    requests: readonly RequeueRequest[],
+    correlationId: string,
+    options?: { readonly mode?: "audit" },
+  ): Promise<RequeueRequest[]>;
+  /** Whether a message is still its resource's pending look (false: superseded, drop it). */
+  isCurrent(message: ReconcileMessage): Promise<boolean>;
+}
+
+/** Azure Storage queues hide a message for at most 7 days. */
+export const MAX_VISIBILITY_SECONDS = 7 * 24 * 60 * 60;
+/** Looks due within this of each other count as the same look. */
+const SAME_LOOK_SECONDS = 30;
+
+export function createQueueScheduler(deps: {
+  readonly ledger: ScheduleLedger;
+  readonly queue: ReconcileQueue;
+  readonly now?: () => Date;
+}): ReconcileScheduler {
+  const now = deps.now ?? (() => new Date());
+  return {
+    async schedule(requests, correlationId, options = {}) {
+      const sent: RequeueRequest[] = [];
+      for (const request of requests) {
+        const delay = Math.min(MAX_VISIBILITY_SECONDS, Math.max(0, Math.round(request.afterSeconds)));
+        const at = now().getTime();
+        const due = at + delay * 1000;
+        const current = await deps.ledger.get(request.resourceId);
+        const pendingDue = current === undefined ? undefined : Date.parse(current.entry.dueAt);
+        if (pendingDue !== undefined && pendingDue > at && pendingDue <= due + SAME_LOOK_SECONDS * 1000)
+          continue;
+        const entry: LedgerEntry = {
+          resourceId: request.resourceId,
+          token: randomUUID(),
+          dueAt: new Date(due).toISOString(),
+        };
+        try {
+          await deps.ledger.put(entry, current?.version);
+        } catch (error) {
+          // Someone scheduled this resource in between: their look stands.
+          if (error instanceof ScheduleConflictError) continue;
+          throw error;
+        }
+        await deps.queue.send(
+          {
+            version: 1,
+            resourceId: entry.resourceId,
+            token: entry.token,
+            dueAt: entry.dueAt,
+            reason: request.reason,
+            correlationId,
+            ...(options.mode === undefined ? {} : { mode: options.mode }),
+          },
+          delay,
+        );
+        sent.push(request);
+      }
+      return sent;
+    },
+    async isCurrent(message) {
+      const current = await deps.ledger.get(message.resourceId);
+      return current?.entry.token === message.token;
+    },
+  };
+}
+
+/** For the CLI and tests without a queue: nothing is scheduled (the CLI prints when to run again). */
+export const noScheduler: ReconcileScheduler = {
+  schedule: () => Promise.resolve([]),
+  isCurrent: () => Promise.resolve(true),
+};
+
+export class ReconcileMessageError extends Error {
+  override readonly name = "ReconcileMessageError";
+}
+
+/** Validates a dequeued message body (the Functions host hands it over already JSON-parsed, or as text). */
+export function parseReconcileMessage(body: unknown): ReconcileMessage {
+  let value = body;
+  if (typeof body === "string") {
+    try {
+      value = JSON.parse(body) as unknown;
+    } catch {
+      throw new ReconcileMessageError("the message is not JSON");
+    }
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ReconcileMessageError("the message is not a JSON object");
+  }
+  const record = value as Record<string, unknown>;
+  if (record.version !== 1)
+    throw new ReconcileMessageError(`unknown message version ${JSON.stringify(record.version)}`);
+  for (const field of ["resourceId", "token", "dueAt", "reason", "correlationId"] as const) {
+    if (typeof record[field] !== "string" || record[field] === "") {
+      throw new ReconcileMessageError(`the message has no ${field}`);
+    }
+  }
+  if (record.mode !== undefined && record.mode !== "audit") {
+    throw new ReconcileMessageError(`mode must be "audit" when given, not ${JSON.stringify(record.mode)}`);
+  }
+  return record as unknown as ReconcileMessage;
+}

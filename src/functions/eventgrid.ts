@@ -1,0 +1,49 @@
+import { app, type InvocationContext } from "@azure/functions";
+import { reconcileEvents, type EventsResult } from "../engine/events.js";
+import { EventPayloadError } from "../events/parse.js";
+import { sharedRuntime, type Runtime } from "./runtime.js";
+
+/**
+ * The Event Grid trigger: resource writes (subscription system topic, Resource Notifications) and APIM
+ * API events, one event per invocation. A bad event is logged in one line and completed: throwing
+ * would make Event Grid redeliver it for a day, and a retry cannot make it well-formed.
+ */
+export function createEventGridHandler(runtime: () => Runtime) {
+  return async (event: unknown, context: InvocationContext): Promise<EventsResult | undefined> => {
+    const { config, engine, coalescer, scheduler } = runtime();
+    let result: EventsResult;
+    try {
+      result = await reconcileEvents(
+        event,
+        { engine, config, coalescer },
+        { runId: context.invocationId, trigger: "eventgrid", mode: config.mode },
+      );
+    } catch (error) {
+      if (error instanceof EventPayloadError) {
+        context.error(`autoprotect: rejected event delivery: ${error.message}`);
+        return undefined;
+      }
+      throw error;
+    }
+    for (const verdict of result.verdicts) {
+      if (verdict.kind === "malformed") context.error(`autoprotect: rejected event: ${verdict.problem}`);
+      if (verdict.kind === "ignored")
+        context.debug(`ignored ${verdict.eventType} ${verdict.eventId}: ${verdict.reason}`);
+      if (verdict.kind === "reconcile")
+        context.log(`${verdict.eventType} ${verdict.eventId}: reconciling ${verdict.resourceId}`);
+    }
+    const failed = result.outcomes.filter((o) => o.Status === "failed").length;
+    if (result.outcomes.length > 0) {
+      context.log(`${String(result.outcomes.length)} outcomes, ${String(failed)} failed`);
+    }
+    for (const error of result.errors) context.error(`${error.scope}: ${error.code}: ${error.message}`);
+    await scheduler.schedule(result.requeue, context.invocationId);
+    return result;
+  };
+}
+
+app.eventGrid("resourceEvents", {
+  handler: async (event, context) => {
+    await createEventGridHandler(sharedRuntime)(event, context);
+  },
+});

@@ -1,0 +1,166 @@
+import { QueueClient } from "@azure/storage-queue";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { SimEvent } from "../../sim/index.js";
+import { RECONCILE_QUEUE } from "../../src/azure/queue.js";
+import type { EventsResult } from "../../src/engine/events.js";
+import { createEventGridHandler } from "../../src/functions/eventgrid.js";
+import { startAzurite, type Azurite } from "../support/azurite.js";
+import { SUB_A, cluster, clusterId, estate } from "../support/estate.js";
+import { startFunctionsWorld, type FunctionsWorld } from "../support/functions.js";
+
+let azurite: Azurite;
+beforeAll(async () => {
+  azurite = await startAzurite();
+});
+afterAll(async () => {
+  await azurite.stop();
+});
+let world: FunctionsWorld | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+});
+
+let eventCount = 0;
+/** A ResourceWriteSuccess as the subscription's system topic delivers it (see ../shared/fixtures). */
+function clusterWritten(id: string, operation = "Microsoft.ContainerService/managedClusters/write") {
+  eventCount += 1;
+  return {
+    topic: `/subscriptions/${SUB_A}`,
+    subject: id,
+    eventType: "Microsoft.Resources.ResourceWriteSuccess",
+    eventTime: new Date().toISOString(),
+    id: `event-${String(eventCount)}`,
+    data: {
+      authorization: { scope: id, action: operation },
+      claims: {},
+      correlationId: "54ef1e39-6a82-44b3-abc1-bdeb6ce4d3c6",
+      httpRequest: "",
+      resourceProvider: "Microsoft.ContainerService",
+      resourceUri: id,
+      operationName: operation,
+      status: "Succeeded",
+      subscriptionId: SUB_A,
+      tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+    },
+    dataVersion: "2",
+    metadataVersion: "1",
+  };
+}
+
+function clusterPuts(w: FunctionsWorld, name: string) {
+  return w.sim.requests.filter(
+    (r) => r.method === "PUT" && r.path.toLowerCase().endsWith(`/managedclusters/${name}`),
+  );
+}
+
+async function deliver(w: FunctionsWorld, event: unknown): Promise<EventsResult | undefined> {
+  return createEventGridHandler(() => w.runtime)(event, w.context("resourceEvents"));
+}
+
+describe("Event Grid trigger", () => {
+  it("protects a new cluster seconds after its creation event, correlated with the event", async () => {
+    world = await startFunctionsWorld(estate([cluster("aks-new")]), azurite);
+    const result = await deliver(world, clusterWritten(clusterId("aks-new")));
+    expect(clusterPuts(world, "aks-new")).toHaveLength(1);
+    const outcomes = result?.outcomes ?? [];
+    expect(
+      outcomes
+        .filter((o) => o.Status === "remediated")
+        .map((o) => o.Check)
+        .sort(),
+    ).toEqual(["aks.authorized-ips", "aks.azure-policy", "aks.defender-sensor", "defender.containers-plan"]);
+    for (const outcome of outcomes) {
+      expect(outcome).toMatchObject({ Trigger: "eventgrid", CorrelationId: `event-${String(eventCount)}` });
+    }
+  });
+
+  it("writes once however often the same event is delivered, in sequence or all at once", async () => {
+    world = await startFunctionsWorld(estate([cluster("aks-dup"), cluster("aks-storm")]), azurite);
+    const event = clusterWritten(clusterId("aks-dup"));
+    for (let i = 0; i < 5; i += 1) await deliver(world, event);
+    expect(clusterPuts(world, "aks-dup")).toHaveLength(1);
+
+    const storm = Array.from({ length: 12 }, () => clusterWritten(clusterId("aks-storm")));
+    await Promise.all(storm.map((e) => deliver(world as FunctionsWorld, e)));
+    expect(clusterPuts(world, "aks-storm")).toHaveLength(1);
+  });
+
+  it("converges on the events its own writes cause: at most one no-op reconcile, never a loop", async () => {
+    const caused: SimEvent[] = [];
+    world = await startFunctionsWorld(estate([cluster("aks-loop")]), azurite, {}, (event) =>
+      caused.push(event),
+    );
+    await deliver(world, clusterWritten(clusterId("aks-loop")));
+    expect(caused.map((e) => e.data.operationName).sort()).toEqual([
+      "Microsoft.ContainerService/managedClusters/write",
+      "Microsoft.Security/pricings/write",
+    ]);
+    // Feed our own writes' events back, as Event Grid would: they reconcile and find nothing to do.
+    for (let round = 0; round < 3; round += 1) {
+      const batch = caused.splice(0);
+      for (const event of batch) await deliver(world, event);
+    }
+    expect(caused).toEqual([]);
+    expect(clusterPuts(world, "aks-loop")).toHaveLength(1);
+  });
+
+  it("is quiet about a resource deleted before it looks: skipped, not failed", async () => {
+    world = await startFunctionsWorld(estate([]), azurite);
+    const result = await deliver(world, clusterWritten(clusterId("aks-gone")));
+    const forCluster = (result?.outcomes ?? []).filter((o) => o.ResourceId === clusterId("aks-gone"));
+    expect(forCluster.length).toBeGreaterThan(0);
+    expect(new Set(forCluster.map((o) => o.Status))).toEqual(new Set(["skipped"]));
+    expect(forCluster[0]?.Reason).toBe("the cluster no longer exists");
+  });
+
+  it("completes a malformed event with one error line and touches nothing", async () => {
+    world = await startFunctionsWorld(estate([cluster("aks-x")]), azurite);
+    const result = await deliver(world, { eventType: "Microsoft.Resources.ResourceWriteSuccess", data: "?" });
+    expect(world.sim.requests).toEqual([]);
+    const errors = world.logs.filter((l) => l.level === "error");
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.text).toMatch(
+      /^autoprotect: rejected event: event 0: event is missing required property 'eventTime'/,
+    );
+    expect(result?.outcomes).toEqual([]);
+  });
+
+  it("ignores events about other resources, at debug level, without a request", async () => {
+    world = await startFunctionsWorld(estate([]), azurite);
+    const storage = `/subscriptions/${SUB_A}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1`;
+    await deliver(world, clusterWritten(storage, "Microsoft.Storage/storageAccounts/write"));
+    expect(world.sim.requests).toEqual([]);
+    expect(
+      world.logs
+        .filter((l) => l.level === "debug")
+        .map((l) => l.text)
+        .join("\n"),
+    ).toMatch(/Microsoft.Storage\/storageAccounts\/write is not a write autoprotect checks/);
+  });
+
+  it("ignores subscriptions outside AUTOPROTECT_SUBSCRIPTIONS", async () => {
+    world = await startFunctionsWorld(estate([cluster("aks-out")]), azurite, {
+      AUTOPROTECT_SUBSCRIPTIONS: "0a1b2c3d-0000-4000-8000-0000000000ff",
+    });
+    const result = await deliver(world, clusterWritten(clusterId("aks-out")));
+    expect(world.sim.requests).toEqual([]);
+    expect(result?.verdicts[0]).toMatchObject({
+      kind: "ignored",
+      reason: expect.stringMatching(/not in AUTOPROTECT_SUBSCRIPTIONS/) as string,
+    });
+  });
+
+  it("schedules a busy cluster's retry on the queue once, however many events ask", async () => {
+    const busy = cluster("aks-busy-queue", { properties: { provisioningState: "Updating" } });
+    world = await startFunctionsWorld(estate([busy]), azurite);
+    const queue = new QueueClient(azurite.connectionString, RECONCILE_QUEUE);
+    await queue.createIfNotExists();
+    const before = (await queue.getProperties()).approximateMessagesCount ?? 0;
+    await deliver(world, clusterWritten(clusterId("aks-busy-queue")));
+    await deliver(world, clusterWritten(clusterId("aks-busy-queue")));
+    expect(clusterPuts(world, "aks-busy-queue")).toHaveLength(0);
+    const after = (await queue.getProperties()).approximateMessagesCount ?? 0;
+    expect(after - before).toBe(1);
+  });
+});

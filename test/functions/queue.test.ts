@@ -1,0 +1,160 @@
+import { QueueClient } from "@azure/storage-queue";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createReconcileQueue, RECONCILE_POISON_QUEUE } from "../../src/azure/queue.js";
+import { createTableScheduleLedger } from "../../src/azure/schedule-ledger.js";
+import {
+  createQueueScheduler,
+  parseReconcileMessage,
+  type ReconcileMessage,
+} from "../../src/engine/scheduler.js";
+import {
+  createPoisonHandler,
+  createReconcileQueueHandler,
+  ReconcileRetryError,
+} from "../../src/functions/queue.js";
+import { startAzurite, type Azurite } from "../support/azurite.js";
+import { cluster, clusterId, estate } from "../support/estate.js";
+import { startFunctionsWorld, type FunctionsWorld } from "../support/functions.js";
+
+let azurite: Azurite;
+beforeAll(async () => {
+  azurite = await startAzurite();
+});
+afterAll(async () => {
+  await azurite.stop();
+});
+let world: FunctionsWorld | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+});
+
+let queues = 0;
+/** A scheduler on its own queue and ledger table, so tests do not see each other's messages. */
+function isolatedScheduler(now?: () => Date) {
+  queues += 1;
+  const queueName = `reconcile-test-${String(queues)}`;
+  const queue = new QueueClient(azurite.connectionString, queueName);
+  const scheduler = createQueueScheduler({
+    ledger: createTableScheduleLedger({
+      connectionString: azurite.connectionString,
+      tableName: `Schedule${String(queues)}`,
+    }),
+    queue: createReconcileQueue({ connectionString: azurite.connectionString, queueName }),
+    ...(now === undefined ? {} : { now }),
+  });
+  return { scheduler, queue };
+}
+
+/** What the Functions host would hand the trigger: the decoded message body. */
+async function receiveAll(queue: QueueClient): Promise<ReconcileMessage[]> {
+  const { receivedMessageItems } = await queue.receiveMessages({
+    numberOfMessages: 32,
+    visibilityTimeout: 1,
+  });
+  return receivedMessageItems.map((m) =>
+    parseReconcileMessage(Buffer.from(m.messageText, "base64").toString("utf8")),
+  );
+}
+
+describe("delayed reconcile work on an Azure Storage queue (Azurite)", () => {
+  it("keeps one pending look per resource: later or equal asks are dropped, a sooner one supersedes", async () => {
+    const { scheduler, queue } = isolatedScheduler();
+    const id = clusterId("aks-ledger");
+    const ask = (afterSeconds: number) =>
+      scheduler.schedule([{ resourceId: id, afterSeconds, reason: "busy" }], "corr");
+    expect(await ask(0)).toHaveLength(1);
+    const [first] = await receiveAll(queue);
+    expect(first).toMatchObject({ version: 1, resourceId: id, reason: "busy", correlationId: "corr" });
+    if (first === undefined) throw new Error("no message");
+    expect(await scheduler.isCurrent(first)).toBe(true);
+
+    // A look already due right now is no reason to skip a new one in five minutes.
+    expect(await ask(300)).toHaveLength(1);
+    expect(await scheduler.isCurrent(first)).toBe(false);
+    expect(await ask(600)).toHaveLength(0);
+    expect(await ask(310)).toHaveLength(0);
+    expect(await ask(60)).toHaveLength(1);
+    // Messages are hidden until due: nothing visible yet.
+    expect(await receiveAll(queue)).toEqual([]);
+  });
+
+  it("runs a current message through the engine with the queue trigger, and drops a superseded one", async () => {
+    world = await startFunctionsWorld(estate([cluster("aks-queued")]), azurite);
+    const { scheduler, queue } = isolatedScheduler();
+    const runtime = { ...world.runtime, scheduler };
+    const handler = createReconcileQueueHandler(() => runtime);
+    await scheduler.schedule(
+      [{ resourceId: clusterId("aks-queued"), afterSeconds: 0, reason: "retry" }],
+      "corr-q",
+    );
+    const [message] = await receiveAll(queue);
+    await scheduler.schedule(
+      [{ resourceId: clusterId("aks-queued"), afterSeconds: 0, reason: "sooner" }],
+      "corr-q",
+    );
+    world.sim.clearRequests();
+    expect(await handler(message, world.context("reconcileQueue"))).toBeUndefined();
+    expect(world.sim.requests).toEqual([]);
+
+    const [current] = await receiveAll(queue);
+    const result = await handler(current, world.context("reconcileQueue"));
+    expect(result?.outcomes.filter((o) => o.Status === "remediated").length).toBeGreaterThan(0);
+    expect(result?.outcomes.every((o) => o.Trigger === "queue" && o.CorrelationId === "corr-q")).toBe(true);
+  });
+
+  it("throws a failing run back to the host for its retries; the poison queue turns it into failed outcomes", async () => {
+    world = await startFunctionsWorld(estate([cluster("aks-broken")]), azurite);
+    const { scheduler, queue } = isolatedScheduler();
+    const runtime = { ...world.runtime, scheduler };
+    world.sim.injectFault({
+      kind: "status",
+      method: "PUT",
+      path: /managedClusters\/aks-broken$/,
+      status: 500,
+      code: "InternalServerError",
+      times: 100,
+    });
+    await scheduler.schedule(
+      [{ resourceId: clusterId("aks-broken"), afterSeconds: 0, reason: "retry" }],
+      "corr-p",
+    );
+    const [message] = await receiveAll(queue);
+    await expect(createReconcileQueueHandler(() => runtime)(message, world.context())).rejects.toThrow(
+      ReconcileRetryError,
+    );
+
+    const context = world.context("reconcilePoison");
+    const outcomes = createPoisonHandler()(message, context);
+    expect(outcomes.map((o) => o.Check).sort()).toEqual([
+      "aks.authorized-ips",
+      "aks.azure-policy",
+      "aks.defender-sensor",
+      "aks.sensor-workspace",
+    ]);
+    for (const outcome of outcomes) {
+      expect(outcome).toMatchObject({
+        Status: "failed",
+        ResourceId: clusterId("aks-broken"),
+        CorrelationId: "corr-p",
+        Trigger: "queue",
+      });
+      expect(outcome.Reason).toContain(RECONCILE_POISON_QUEUE);
+    }
+    expect(world.logs.filter((l) => l.level === "error")).toHaveLength(4);
+  });
+
+  it("drops a message it cannot read with one error line", async () => {
+    world = await startFunctionsWorld(estate([]), azurite);
+    const handler = createReconcileQueueHandler(() => (world as FunctionsWorld).runtime);
+    for (const body of ["not json", { version: 2 }, { version: 1, resourceId: "/subscriptions/x" }]) {
+      expect(await handler(body, world.context())).toBeUndefined();
+    }
+    expect(world.logs.filter((l) => l.level === "error").map((l) => l.text)).toEqual([
+      "autoprotect: dropped a reconcile message: the message is not JSON",
+      "autoprotect: dropped a reconcile message: unknown message version 2",
+      "autoprotect: dropped a reconcile message: the message has no token",
+    ]);
+    expect(world.sim.requests).toEqual([]);
+  });
+});
