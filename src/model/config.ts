@@ -44,6 +44,12 @@ export const CONFIG_VARIABLES = {
   AUTOPROTECT_CHECKS: "comma-separated check ids to run (default: all)",
   AUTOPROTECT_SWEEP_SCHEDULE:
     "NCRONTAB schedule of the timer sweep (Functions app setting; default every 6 hours)",
+  AzureWebJobsStorage:
+    "Functions: the host's storage as a connection string (UseDevelopmentStorage=true with Azurite, locally)",
+  AzureWebJobsStorage__accountName:
+    "Functions in Azure: the host's storage account, reached with the managed identity (no keys)",
+  AzureWebJobsStorage__tableServiceUri: "Functions: table endpoint, when not derived from the account name",
+  AzureWebJobsStorage__queueServiceUri: "Functions: queue endpoint, when not derived from the account name",
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
