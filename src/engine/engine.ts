@@ -347,9 +347,11 @@ class Run implements RunContext {
     const startedAt = this.now().getTime();
     const checks = CLUSTER_CHECKS.filter((c) => this.enabled(c));
     if (checks.length === 0) return;
+    // Outcomes carry the id as ARM spells it, once the cluster has been read (events may spell it otherwise).
+    let resourceId = id.id;
     const base = (check: CheckId): Omit<OutcomeFields, "status" | "reason"> => ({
       subscriptionId: id.subscriptionId,
-      resourceId: id.id,
+      resourceId,
       resourceType: RESOURCE_TYPES.managedCluster,
       check,
       startedAt,
@@ -388,6 +390,7 @@ class Run implements RunContext {
         return;
       }
       const { cluster, input, planned } = read;
+      resourceId = cluster.id ?? resourceId;
       const changes = planned.flatMap(({ finding }) =>
         finding.verdict === "change" ? [finding.change] : [],
       );

@@ -86,6 +86,18 @@ describe("Event Grid trigger", () => {
     expect(clusterPuts(world, "aks-storm")).toHaveLength(1);
   });
 
+  it("handles events out of order: an older write arriving last changes nothing", async () => {
+    world = await startFunctionsWorld(estate([cluster("aks-order")]), azurite);
+    const older = { ...clusterWritten(clusterId("aks-order")), eventTime: "2026-11-25T10:00:00Z" };
+    const newer = { ...clusterWritten(clusterId("aks-order")), eventTime: "2026-11-25T10:05:00Z" };
+    await deliver(world, newer);
+    const late = await deliver(world, older);
+    expect(clusterPuts(world, "aks-order")).toHaveLength(1);
+    expect(
+      late?.outcomes.filter((o) => o.ResourceId === clusterId("aks-order")).map((o) => o.Status),
+    ).not.toContain("remediated");
+  });
+
   it("converges on the events its own writes cause: at most one no-op reconcile, never a loop", async () => {
     const caused: SimEvent[] = [];
     world = await startFunctionsWorld(estate([cluster("aks-loop")]), azurite, {}, (event) =>
