@@ -11,6 +11,7 @@ import { simulatorCredential } from "../src/cli/simulate.js";
 import { createEngine } from "../src/engine/engine.js";
 import { loadConfig } from "../src/model/config.js";
 import { createFileStateStore } from "../src/rollout/file-state-store.js";
+import { eventsScenario, formatEventsFigures, type EventsFigures } from "./events.js";
 import { generateApimEstate, type ApimEstateSummary } from "./generate-apim-estate.js";
 import { generateClusterEstate } from "./generate-estate.js";
 import { formatRolloutReport, rolloutBenchChecks, runRolloutBenchmark } from "./rollout.js";
@@ -171,6 +172,9 @@ function benchWorkspaceId(estate: ReturnType<typeof generateClusterEstate>): str
 
 const SCENARIOS = ["dry-run", "enforce"] as const;
 const APIM_SCENARIO = "apim-dry-run";
+/** `--scenario events` runs both modes, each in its own process. */
+const EVENT_SCENARIOS = { "events-sequential": "sequential", "events-burst": "burst" } as const;
+const EVENTS_IN_FLIGHT = 50;
 
 const { values } = parseArgs({
   options: {
@@ -211,8 +215,19 @@ function runScenario(scenario: string): unknown {
   return JSON.parse(child.stdout);
 }
 
+const runEventScenarios = (): EventsFigures[] =>
+  Object.keys(EVENT_SCENARIOS).map((scenario) => runScenario(scenario) as EventsFigures);
+
 if (values.scenario === APIM_SCENARIO) {
   process.stdout.write(`${JSON.stringify(await apimSweepScenario(services, apis, latency))}\n`);
+} else if (values.scenario !== undefined && Object.hasOwn(EVENT_SCENARIOS, values.scenario)) {
+  // One event count per cluster (`--clusters`), no added latency.
+  const mode = EVENT_SCENARIOS[values.scenario as keyof typeof EVENT_SCENARIOS];
+  process.stdout.write(`${JSON.stringify(await eventsScenario(mode, clusters, EVENTS_IN_FLIGHT))}\n`);
+} else if (values.scenario === "events") {
+  const events = runEventScenarios();
+  if (values.json === true) process.stdout.write(`${JSON.stringify({ events })}\n`);
+  else for (const f of events) process.stdout.write(formatEventsFigures(f));
 } else if (values.scenario !== undefined) {
   // One scenario in this process, so its peak RSS is its own.
   const mode = values.scenario === "dry-run" ? "audit" : "enforce";
@@ -220,11 +235,14 @@ if (values.scenario === APIM_SCENARIO) {
 } else {
   const figures = SCENARIOS.map((scenario) => runScenario(scenario) as SweepFigures);
   const apim = runScenario(APIM_SCENARIO) as ApimSweepFigures;
+  const events = runEventScenarios();
   // Simulated minutes, pure computation: runs here, in well under a second.
   const rollout = runRolloutBenchmark();
   if (values.json === true) {
     const rolloutJson = { figures: rollout, checks: rolloutBenchChecks(rollout) };
-    process.stdout.write(`${JSON.stringify({ sweeps: figures, apimSweep: apim, rollout: rolloutJson })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ sweeps: figures, apimSweep: apim, rollout: rolloutJson, events })}\n`,
+    );
   } else {
     for (const f of figures) {
       process.stdout.write(
@@ -241,5 +259,7 @@ if (values.scenario === APIM_SCENARIO) {
         `peak RSS ${apim.peakRssMiB} MiB\n`,
     );
     process.stdout.write(`\n${formatRolloutReport(rollout)}`);
+    process.stdout.write("\n");
+    for (const f of events) process.stdout.write(formatEventsFigures(f));
   }
 }
