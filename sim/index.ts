@@ -11,6 +11,14 @@ export {
 } from "./estate.js";
 export { SIM_CALLER, type SimEvent, type SimEventData, type SimEventType } from "./events.js";
 export {
+  MAX_INGESTION_BYTES,
+  tableOfStream,
+  type IngestedRow,
+  type IngestionOptions,
+  type LogAnalyticsColumnType,
+  type StreamColumn,
+} from "./logs.js";
+export {
   startSimulator,
   type FaultSpec,
   type RecordedRequest,

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
+import { gunzipSync } from "node:zlib";
 import {
   ArmError,
   armErrorBody,
@@ -22,10 +23,12 @@ import {
 import { simulatorCertificate } from "./cert.js";
 import { parseEstate, type Estate } from "./estate.js";
 import { headerValue, resourceEvent, type SimEvent } from "./events.js";
+import { LogsStore, type IngestedRow, type IngestionOptions } from "./logs.js";
 import { apiCollectionsModule } from "./routes/apicollections.js";
 import { apiManagementModule } from "./routes/apimanagement.js";
 import { containerServiceModule } from "./routes/containerservice.js";
 import { genericModule } from "./routes/generic.js";
+import { logsModule } from "./routes/logs.js";
 import { metricsModule } from "./routes/metrics.js";
 import { operationalInsightsModule } from "./routes/operationalinsights.js";
 import { resourcesModule } from "./routes/resources.js";
@@ -68,6 +71,11 @@ export interface SimulatorOptions {
    * asynchronously (an uncaught exception), never turned into the request's answer.
    */
   onEvent?: (event: SimEvent) => void;
+  /**
+   * The data collection rule (and Log Analytics workspace) of the Azure Monitor Logs Ingestion and query
+   * APIs (sim/logs.ts). Without it, those paths answer 404 for any rule and workspace.
+   */
+  ingestion?: IngestionOptions;
 }
 
 export interface RecordedRequest {
@@ -122,6 +130,15 @@ export interface Simulator {
   clearEvents(): void;
   /** The current state in estate format; a simulator started from it continues where this one is. */
   exportEstate(): Estate;
+  /** The rows the Logs Ingestion API accepted into a stream (e.g. "Custom-X"), in order; [] for none. */
+  ingested(stream: string): readonly IngestedRow[];
+  /** Forgets every ingested row. */
+  clearIngested(): void;
+  /**
+   * While down, every Logs Ingestion request answers 503 ServiceUnavailable with `Retry-After`
+   * (`retryAfterSeconds`, default 1; 0 lets the SDK retry at once) and stores nothing.
+   */
+  setIngestionDown(down: boolean, options?: { retryAfterSeconds?: number }): void;
   close(): Promise<void>;
 }
 
@@ -146,15 +163,29 @@ interface PendingFault {
 const BODY_METHODS = new Set(["PUT", "PATCH", "POST"]);
 const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
 
-function readBody(req: IncomingMessage): Promise<string> {
+function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
-      resolve(Buffer.concat(chunks).toString("utf8"));
+      resolve(Buffer.concat(chunks));
     });
     req.on("error", reject);
   });
+}
+
+/** The body as text, gunzipped when `Content-Encoding: gzip` (at most 16 MiB); an error when it cannot be. */
+function bodyText(raw: Buffer, contentEncoding: string | undefined): { text: string; error?: string } {
+  if (raw.length === 0 || contentEncoding?.trim().toLowerCase() !== "gzip")
+    return { text: raw.toString("utf8") };
+  try {
+    return { text: gunzipSync(raw, { maxOutputLength: 16 * 1024 * 1024 }).toString("utf8") };
+  } catch (error) {
+    return {
+      text: "",
+      error: `the gzip-encoded body could not be decompressed (${(error as Error).message})`,
+    };
+  }
 }
 
 function decodePath(pathname: string): string {
@@ -196,7 +227,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const latencyMs = Math.max(0, options.latencyMs ?? 0);
   const pageSize = Math.max(1, Math.floor(options.pageSize ?? 50));
   const lroPolls = Math.max(0, Math.floor(options.lroPolls ?? 1));
-  const routes: Route[] = MODULES.flatMap((m) => m.routes);
+  const logs = new LogsStore(options.ingestion, state.now);
+  // The data-plane logs paths (/dataCollectionRules/…, /v1/workspaces/…) share nothing with ARM's.
+  const routes: Route[] = [...logsModule(logs).routes, ...MODULES.flatMap((m) => m.routes)];
   const requests: RecordedRequest[] = [];
   const events: SimEvent[] = [];
   let faults: PendingFault[] = [];
@@ -273,9 +306,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     requests.push(record);
     const correlationId = headerValue(req.headers, "x-ms-correlation-request-id") ?? randomUUID();
 
-    const text = await readBody(req);
+    const rawBody = await readBody(req);
+    const decoded = bodyText(rawBody, headerValue(req.headers, "content-encoding"));
+    const text = decoded.text;
     let body: unknown;
-    let bodyError: string | undefined;
+    let bodyError = decoded.error;
     if (text.trim().length > 0) {
       try {
         body = JSON.parse(text);
@@ -339,7 +374,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
 
     let accepted: { response: RouteResponse; route: Route; subscriptionId: string | undefined };
     try {
-      accepted = await route(method, path, apiVersion, query, body, bodyError, req, record);
+      accepted = await route(method, path, apiVersion, query, { body, bodyError, rawBody }, req, record);
     } catch (error) {
       if (error instanceof ArmError) {
         send(res, record, errorAnswer(error), correlationId);
@@ -402,12 +437,11 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     path: string,
     apiVersion: string | undefined,
     query: Record<string, string>,
-    body: unknown,
-    bodyError: string | undefined,
+    content: { body: unknown; bodyError: string | undefined; rawBody: Buffer },
     req: IncomingMessage,
     record: RecordedRequest,
   ): Promise<{ response: RouteResponse; route: Route; subscriptionId: string | undefined }> => {
-    if (apiVersion === undefined) throw missingApiVersion();
+    const { body, bodyError, rawBody } = content;
     const segments = path === "/" ? [] : path.split("/").slice(1);
     let found: { route: Route; params: Record<string, string> } | undefined;
     let otherMethod = false;
@@ -421,6 +455,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       found = { route: candidate, params };
       break;
     }
+    // Only the routes of APIs without api-versions (apiVersions "none") go without one.
+    if (apiVersion === undefined && found?.route.apiVersions !== "none") throw missingApiVersion();
     if (found === undefined) throw otherMethod ? methodNotAllowed(method, path) : routeNotFound(method, path);
     const { route: matched, params } = found;
 
@@ -428,7 +464,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     if (subscriptionId !== undefined && state.subscription(subscriptionId) === undefined) {
       throw subscriptionNotFound(subscriptionId);
     }
-    if (matched.apiVersions !== "any" && !matched.apiVersions.includes(apiVersion)) {
+    if (
+      apiVersion !== undefined &&
+      matched.apiVersions !== "any" &&
+      matched.apiVersions !== "none" &&
+      !matched.apiVersions.includes(apiVersion)
+    ) {
       const location = state.get(path)?.location;
       throw unsupportedApiVersion(
         apiVersion,
@@ -437,14 +478,22 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
         matched.apiVersions,
       );
     }
-    if (BODY_METHODS.has(method)) {
+    if (BODY_METHODS.has(method) && matched.ownBody !== true) {
       if (bodyError !== undefined) throw invalidRequestContent(bodyError);
       if (body === undefined && matched.bodyOptional !== true) {
         throw invalidRequestContent("the request body is empty.");
       }
     }
 
-    const request: SimRequest = { method, path, query, apiVersion, headers: req.headers, body };
+    const request: SimRequest = {
+      method,
+      path,
+      query,
+      apiVersion: apiVersion ?? "",
+      headers: req.headers,
+      body,
+      rawBody,
+    };
     const ctx: RouteContext = {
       state,
       request,
@@ -504,6 +553,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       events.length = 0;
     },
     exportEstate: () => state.toEstate(),
+    ingested: (stream) => logs.rows(stream),
+    clearIngested() {
+      logs.clear();
+    },
+    setIngestionDown(down, downOptions) {
+      logs.setDown(down, downOptions?.retryAfterSeconds);
+    },
     close() {
       closed ??= new Promise<void>((resolve) => {
         closing.abort();

@@ -18,6 +18,8 @@ export interface SimRequest {
   readonly headers: IncomingHttpHeaders;
   /** Parsed JSON body; undefined when the request had none. */
   readonly body: unknown;
+  /** The body's bytes as received (still gzip-compressed when the client sent `Content-Encoding: gzip`). */
+  readonly rawBody: Buffer;
 }
 
 export interface RouteContext {
@@ -56,8 +58,12 @@ export interface Route {
    * `pattern()` for fixed paths; the generic resource route supplies its own.
    */
   readonly match: (segments: readonly string[]) => Record<string, string> | undefined;
-  /** Accepted api-versions, newest first; "any" accepts every version (it must still be present). */
-  readonly apiVersions: readonly string[] | "any";
+  /**
+   * Accepted api-versions, newest first; "any" accepts every version (it must still be present); "none":
+   * the API takes no api-version parameter (the Log Analytics query API, versioned by its `/v1` path) and
+   * ignores one if sent.
+   */
+  readonly apiVersions: readonly string[] | "any" | "none";
   /** The type named by NoRegisteredProviderFound, e.g. "managedClusters". */
   readonly typeName: string;
   /** A PUT/POST that Azure accepts without a body (e.g. onboarding an API collection). Default false. */
@@ -67,6 +73,11 @@ export interface Route {
    * Every other accepted PUT, PATCH, DELETE and POST does (see sim/events.ts). Default false.
    */
   readonly dataPlane?: boolean;
+  /**
+   * The handler reads `request.rawBody` itself (e.g. a gzip-compressed upload with its own size limit): the
+   * server's JSON body checks (InvalidRequestContent) are skipped for this route. Default false.
+   */
+  readonly ownBody?: boolean;
   readonly handle: (ctx: RouteContext) => RouteResponse | Promise<RouteResponse>;
 }
 
