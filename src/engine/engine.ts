@@ -26,6 +26,7 @@ import { reconcileApimService } from "./apim.js";
 import type { PlanName, RunContext } from "./run-context.js";
 import { armInventory, type Inventory } from "./inventory.js";
 import { requeueRequests, type RequeueRequest } from "./requeue.js";
+import { annotateSpan, countOutcomes, inSpan } from "../telemetry/tracing.js";
 
 /** What a run is asked to look at. An event or request only names it; the engine reads the world itself. */
 export type ReconcileTarget =
@@ -517,10 +518,30 @@ export interface Engine {
 
 export function createEngine(options: EngineOptions): Engine {
   return {
-    async reconcile(targets, info) {
-      const run = new Run(options, info);
-      for (const target of targets) await run.reconcile(target);
-      return run.result();
+    reconcile(targets, info) {
+      // One trace per run, correlated with what caused it (an event id, a request id).
+      return inSpan(
+        "autoprotect.run",
+        {
+          "autoprotect.run_id": info.runId,
+          "autoprotect.trigger": info.trigger,
+          "autoprotect.mode": info.mode,
+          "autoprotect.correlation_id": info.correlationId,
+          "autoprotect.targets": targets.length,
+        },
+        async () => {
+          const run = new Run(options, info);
+          for (const target of targets) await run.reconcile(target);
+          const result = run.result();
+          annotateSpan({
+            "autoprotect.outcomes": result.outcomes.length,
+            "autoprotect.failed": result.outcomes.filter((o) => o.Status === "failed").length,
+            "autoprotect.errors": result.errors.length,
+          });
+          countOutcomes(result.outcomes);
+          return result;
+        },
+      );
     },
   };
 }

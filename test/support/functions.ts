@@ -1,3 +1,4 @@
+import type { TokenCredential } from "@azure/core-auth";
 import { InvocationContext } from "@azure/functions";
 import { startSimulator, type Estate, type SimEvent, type Simulator } from "../../sim/index.js";
 import { simulatorCredential } from "../../src/cli/simulate.js";
@@ -25,12 +26,13 @@ export async function startFunctionsWorld(
   azurite: Azurite,
   env: Record<string, string> = {},
   onEvent?: (event: SimEvent) => void,
+  credential: TokenCredential = simulatorCredential,
 ): Promise<FunctionsWorld> {
   const sim = await startSimulator({ estate, ...(onEvent === undefined ? {} : { onEvent }) });
   const runtime = createRuntime(
     { ...BASE_ENV, AzureWebJobsStorage: azurite.connectionString, ...env },
     {
-      credential: simulatorCredential,
+      credential,
       endpoint: sim.endpoint,
       tlsCa: sim.ca,
       pollIntervalMs: 5,
