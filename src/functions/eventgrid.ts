@@ -1,7 +1,7 @@
 import { app, type InvocationContext } from "@azure/functions";
 import { reconcileEvents, type EventsResult } from "../engine/events.js";
 import { EventPayloadError } from "../events/parse.js";
-import { sharedRuntime, type Runtime } from "./runtime.js";
+import { recordOutcomes, sharedRuntime, type Runtime } from "./runtime.js";
 
 /**
  * The Event Grid trigger: resource writes (subscription system topic, Resource Notifications) and APIM
@@ -37,6 +37,7 @@ export function createEventGridHandler(runtime: () => Runtime) {
       context.log(`${String(result.outcomes.length)} outcomes, ${String(failed)} failed`);
     }
     for (const error of result.errors) context.error(`${error.scope}: ${error.code}: ${error.message}`);
+    await recordOutcomes(runtime(), result.outcomes, context);
     await scheduler.schedule(result.requeue, context.invocationId);
     return result;
   };

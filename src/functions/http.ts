@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { BadRequestError, MAX_REQUEST_BYTES, parseReconcileRequest } from "../events/reconcile-request.js";
-import { sharedRuntime, type Runtime } from "./runtime.js";
+import { recordOutcomes, sharedRuntime, type Runtime } from "./runtime.js";
 
 function problem(status: number, title: string, detail: string): HttpResponseInit {
   return {
@@ -72,6 +72,7 @@ export function createReconcileHttpHandler(runtime: () => Runtime) {
         correlationId: context.invocationId,
       }),
     );
+    await recordOutcomes(runtime(), result.outcomes, context);
     await scheduler.schedule(result.requeue, context.invocationId, parsed.dryRun ? { mode: "audit" } : {});
     return {
       status: 200,

@@ -4,7 +4,7 @@ import type { RunResult } from "../engine/engine.js";
 import { poisonOutcomes } from "../engine/poison.js";
 import { parseReconcileMessage, ReconcileMessageError } from "../engine/scheduler.js";
 import type { OutcomeRecord } from "../model/outcome.js";
-import { sharedRuntime, type Runtime } from "./runtime.js";
+import { recordOutcomes, sharedRuntime, type Runtime } from "./runtime.js";
 
 /** Thrown so the host retries the message (and, after its retries, moves it to the poison queue). */
 export class ReconcileRetryError extends Error {
@@ -42,6 +42,7 @@ export function createReconcileQueueHandler(runtime: () => Runtime) {
         correlationId: message.correlationId,
       }),
     );
+    await recordOutcomes(runtime(), result.outcomes, context);
     await scheduler.schedule(result.requeue, message.correlationId, mode === "audit" ? { mode } : {});
     const failed = result.outcomes.filter((o) => o.Status === "failed");
     context.log(
@@ -56,8 +57,8 @@ export function createReconcileQueueHandler(runtime: () => Runtime) {
 }
 
 /** What the host gave up on becomes `failed` outcomes, visible beside every other outcome. */
-export function createPoisonHandler() {
-  return (body: unknown, context: InvocationContext): OutcomeRecord[] => {
+export function createPoisonHandler(runtime: () => Runtime) {
+  return async (body: unknown, context: InvocationContext): Promise<OutcomeRecord[]> => {
     let message;
     try {
       message = parseReconcileMessage(body);
@@ -83,7 +84,10 @@ export function createPoisonHandler() {
       },
       new Date(),
     );
-    for (const outcome of outcomes) context.error(JSON.stringify(outcome));
+    context.error(
+      `autoprotect: gave up on ${message.resourceId} after the queue's retries; ${String(outcomes.length)} failed outcomes recorded`,
+    );
+    await recordOutcomes(runtime(), outcomes, context);
     return outcomes;
   };
 }
@@ -99,7 +103,7 @@ app.storageQueue("reconcileQueue", {
 app.storageQueue("reconcilePoison", {
   queueName: RECONCILE_POISON_QUEUE,
   connection: "AzureWebJobsStorage",
-  handler: (message, context) => {
-    createPoisonHandler()(message, context);
+  handler: async (message, context) => {
+    await createPoisonHandler(sharedRuntime)(message, context);
   },
 });

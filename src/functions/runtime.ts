@@ -3,7 +3,12 @@ import { DefaultAzureCredential } from "@azure/identity";
 import { createAzureGateway, type AzureConnection, type AzureGateway } from "../azure/index.js";
 import { createReconcileQueue, type ReconcileQueueOptions } from "../azure/queue.js";
 import { createTableScheduleLedger } from "../azure/schedule-ledger.js";
+import { createOutcomeUploader } from "../azure/ingestion.js";
+import { createTableSpool } from "../azure/outcome-spool.js";
 import { createTableStateStore, type TableStateStoreOptions } from "../azure/table-state-store.js";
+import type { InvocationContext } from "@azure/functions";
+import type { OutcomeRecord } from "../model/outcome.js";
+import { deliverOutcomes, type DeliveryReport } from "../outcomes/delivery.js";
 import { createCoalescer, type Coalescer } from "../engine/coalesce.js";
 import { createEngine, type Engine } from "../engine/engine.js";
 import { createQueueScheduler, type ReconcileScheduler } from "../engine/scheduler.js";
@@ -18,6 +23,8 @@ export interface Runtime {
   readonly coalescer: Coalescer;
   /** Turns "look again later" into delayed queue messages, one pending look per resource. */
   readonly scheduler: ReconcileScheduler;
+  /** Sends outcomes to Log Analytics, spooling what cannot go now; undefined without ingestion settings. */
+  readonly outcomeSink: ((outcomes: readonly OutcomeRecord[]) => Promise<DeliveryReport>) | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -68,13 +75,48 @@ export function createRuntime(
     ledger: createTableScheduleLedger(storage.tables),
     queue: createReconcileQueue(storage.queue),
   });
+  const ingestion = config.ingestion;
+  let outcomeSink: Runtime["outcomeSink"];
+  if (ingestion !== undefined) {
+    const deps = {
+      uploader: createOutcomeUploader(connection, ingestion),
+      spool: createTableSpool(storage.tables),
+    };
+    outcomeSink = (outcomes) => deliverOutcomes(outcomes, deps);
+  }
   return {
     config,
     azure,
     engine: createEngine({ azure, config, rolloutStore }),
     coalescer: createCoalescer(),
     scheduler,
+    outcomeSink,
   };
+}
+
+/**
+ * Every trigger ends here: outcomes go to Log Analytics (or, without ingestion settings, one JSON log
+ * line each, so no record is lost either way). A failed delivery is spooled, not thrown: the work was
+ * done, and the next delivery sends the spool first.
+ */
+export async function recordOutcomes(
+  runtime: Runtime,
+  outcomes: readonly OutcomeRecord[],
+  context: InvocationContext,
+): Promise<void> {
+  if (runtime.outcomeSink === undefined) {
+    for (const outcome of outcomes) context.log(JSON.stringify(outcome));
+    return;
+  }
+  const report = await runtime.outcomeSink(outcomes);
+  if (report.error !== undefined) {
+    context.warn(
+      `outcomes: Log Analytics is not taking them (${report.error}); ${String(report.spooled)} kept to send later`,
+    );
+  }
+  for (const { row, reason } of report.rejected) {
+    context.error(`outcomes: the stream refused the ${row.Check} outcome of ${row.ResourceId}: ${reason}`);
+  }
 }
 
 let shared: Runtime | undefined;

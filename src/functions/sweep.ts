@@ -1,7 +1,7 @@
 import { app, type InvocationContext, type Timer } from "@azure/functions";
 import { forEachConcurrently } from "../engine/concurrency.js";
 import type { RunResult } from "../engine/engine.js";
-import { sharedRuntime, type Runtime } from "./runtime.js";
+import { recordOutcomes, sharedRuntime, type Runtime } from "./runtime.js";
 
 const SWEEP_CONCURRENCY = 4;
 
@@ -29,6 +29,7 @@ export function createSweepHandler(runtime: () => Runtime) {
       requeue: results.flatMap((r) => r.requeue),
       requeueAfterSeconds: Math.min(...results.map((r) => r.requeueAfterSeconds ?? Infinity)),
     };
+    await recordOutcomes(runtime(), result.outcomes, context);
     // Unfinished rollouts and busy resources get their next look without waiting for the next sweep.
     await scheduler.schedule(result.requeue, context.invocationId);
     const failed = result.outcomes.filter((o) => o.Status === "failed").length;

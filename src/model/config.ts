@@ -14,8 +14,18 @@ export interface Config {
   readonly subscriptions: readonly string[];
   readonly rolloutIntervalMinutes: number;
   readonly stateDir: string;
+  /** Where outcomes go in Log Analytics (Logs Ingestion API); undefined: they are only logged/printed. */
+  readonly ingestion: IngestionConfig | undefined;
   /** Which checks run; every check unless AUTOPROTECT_CHECKS narrows it. */
   readonly checks: readonly CheckId[];
+}
+
+export interface IngestionConfig {
+  /** The data collection endpoint's logs ingestion URL (or the DCR's own endpoint). */
+  readonly endpoint: string;
+  /** The data collection rule's immutable id, `dcr-` and 32 hex digits. */
+  readonly ruleId: string;
+  readonly stream: string;
 }
 
 export class ConfigError extends Error {
@@ -44,6 +54,10 @@ export const CONFIG_VARIABLES = {
   AUTOPROTECT_CHECKS: "comma-separated check ids to run (default: all)",
   AUTOPROTECT_SWEEP_SCHEDULE:
     "NCRONTAB schedule of the timer sweep (Functions app setting; default every 6 hours)",
+  AUTOPROTECT_INGESTION_ENDPOINT:
+    "Logs Ingestion endpoint (data collection endpoint) for outcomes; with AUTOPROTECT_DCR_ID",
+  AUTOPROTECT_DCR_ID: "immutable id of the data collection rule for outcomes (dcr-…)",
+  AUTOPROTECT_INGESTION_STREAM: "the rule's stream for outcomes (default Custom-AutoprotectOutcomes)",
   AzureWebJobsStorage:
     "Functions: the host's storage as a connection string (UseDevelopmentStorage=true with Azurite, locally)",
   AzureWebJobsStorage__accountName:
@@ -77,6 +91,42 @@ function number(env: Env, variable: string, fallback: number, min: number, max: 
     throw new ConfigError(variable, `'${raw}' is not a number from ${min} to ${max}`);
   }
   return value;
+}
+
+function ingestionConfig(env: Env): IngestionConfig | undefined {
+  const endpoint = env.AUTOPROTECT_INGESTION_ENDPOINT?.trim() ?? "";
+  const ruleId = env.AUTOPROTECT_DCR_ID?.trim() ?? "";
+  const stream = env.AUTOPROTECT_INGESTION_STREAM?.trim() || "Custom-AutoprotectOutcomes";
+  if (endpoint === "" && ruleId === "") return undefined;
+  if (endpoint === "")
+    throw new ConfigError("AUTOPROTECT_INGESTION_ENDPOINT", "is needed with AUTOPROTECT_DCR_ID");
+  if (ruleId === "")
+    throw new ConfigError("AUTOPROTECT_DCR_ID", "is needed with AUTOPROTECT_INGESTION_ENDPOINT");
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new ConfigError("AUTOPROTECT_INGESTION_ENDPOINT", `'${endpoint}' is not a URL`);
+  }
+  if (url.protocol !== "https:") {
+    throw new ConfigError(
+      "AUTOPROTECT_INGESTION_ENDPOINT",
+      `'${endpoint}' must be https (tokens are never sent in clear)`,
+    );
+  }
+  if (!/^dcr-[0-9a-f]{32}$/i.test(ruleId)) {
+    throw new ConfigError(
+      "AUTOPROTECT_DCR_ID",
+      `'${ruleId}' is not a data collection rule immutable id (dcr- and 32 hex digits)`,
+    );
+  }
+  if (!/^Custom-[A-Za-z0-9_]+$/.test(stream)) {
+    throw new ConfigError(
+      "AUTOPROTECT_INGESTION_STREAM",
+      `'${stream}' is not a custom stream name (Custom-…)`,
+    );
+  }
+  return { endpoint: url.toString().replace(/\/+$/, ""), ruleId: ruleId.toLowerCase(), stream };
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -132,6 +182,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   return {
+    ingestion: ingestionConfig(env),
     mode: modeRaw,
     workspaceId,
     authorizedIpRanges,

@@ -21,3 +21,38 @@ export const OUTCOME_COLUMNS: readonly {
           ? "dynamic"
           : "string",
 }));
+
+function fitsType(value: unknown, type: LogAnalyticsType): boolean {
+  switch (type) {
+    case "string":
+      return typeof value === "string";
+    case "datetime":
+      return typeof value === "string" && !Number.isNaN(Date.parse(value));
+    case "real":
+      return typeof value === "number" && Number.isFinite(value);
+    case "long":
+    case "int":
+      return typeof value === "number" && Number.isInteger(value);
+    case "boolean":
+      return typeof value === "boolean";
+    case "dynamic":
+      return value !== undefined;
+  }
+}
+
+/**
+ * Why a row does not fit the stream, or undefined when it does. Checked before sending because the
+ * Logs Ingestion API may accept a batch and drop rows that do not match, without saying so.
+ */
+export function rowProblem(row: Readonly<Record<string, unknown>>): string | undefined {
+  const known = new Set<string>(OUTCOME_COLUMNS.map((c) => c.name));
+  const extra = Object.keys(row).find((key) => !known.has(key));
+  if (extra !== undefined) return `column '${extra}' is not in the stream`;
+  for (const column of OUTCOME_COLUMNS) {
+    if (!fitsType(row[column.name], column.type)) {
+      const value = row[column.name];
+      return `column '${column.name}' must be ${column.type}, not ${value === undefined ? "missing" : JSON.stringify(value)}`;
+    }
+  }
+  return undefined;
+}

@@ -21,7 +21,10 @@ export function traceAzureSdkCalls(): void {
   }
 }
 
-export function startTelemetry(env: Readonly<Record<string, string | undefined>>, credential: TokenCredential): boolean {
+export function startTelemetry(
+  env: Readonly<Record<string, string | undefined>>,
+  credential: TokenCredential,
+): boolean {
   const connectionString = env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim();
   if (started || connectionString === undefined || connectionString === "") return started;
   useAzureMonitor({

@@ -124,8 +124,9 @@ describe("delayed reconcile work on an Azure Storage queue (Azurite)", () => {
       ReconcileRetryError,
     );
 
+    const logsBefore = world.logs.length;
     const context = world.context("reconcilePoison");
-    const outcomes = createPoisonHandler()(message, context);
+    const outcomes = await createPoisonHandler(() => runtime)(message, context);
     expect(outcomes.map((o) => o.Check).sort()).toEqual([
       "aks.authorized-ips",
       "aks.azure-policy",
@@ -141,7 +142,16 @@ describe("delayed reconcile work on an Azure Storage queue (Azurite)", () => {
       });
       expect(outcome.Reason).toContain(RECONCILE_POISON_QUEUE);
     }
-    expect(world.logs.filter((l) => l.level === "error")).toHaveLength(4);
+    const poisonLogs = world.logs.slice(logsBefore);
+    const errors = poisonLogs.filter((l) => l.level === "error").map((l) => l.text);
+    expect(errors).toEqual([
+      `autoprotect: gave up on ${clusterId("aks-broken")} after the queue's retries; 4 failed outcomes recorded`,
+    ]);
+    // Without ingestion settings each outcome is one JSON log line: recorded either way.
+    const logged = poisonLogs
+      .filter((l) => l.text.startsWith("{"))
+      .map((l) => JSON.parse(l.text) as { Status: string });
+    expect(logged.filter((o) => o.Status === "failed")).toHaveLength(4);
   });
 
   it("drops a message it cannot read with one error line", async () => {

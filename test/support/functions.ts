@@ -1,6 +1,12 @@
 import type { TokenCredential } from "@azure/core-auth";
 import { InvocationContext } from "@azure/functions";
-import { startSimulator, type Estate, type SimEvent, type Simulator } from "../../sim/index.js";
+import {
+  startSimulator,
+  type Estate,
+  type IngestionOptions,
+  type SimEvent,
+  type Simulator,
+} from "../../sim/index.js";
 import { simulatorCredential } from "../../src/cli/simulate.js";
 import { createRuntime, type Runtime } from "../../src/functions/runtime.js";
 import type { Azurite } from "./azurite.js";
@@ -27,8 +33,15 @@ export async function startFunctionsWorld(
   env: Record<string, string> = {},
   onEvent?: (event: SimEvent) => void,
   credential: TokenCredential = simulatorCredential,
+  options: { ingestion?: IngestionOptions; ingestionToSimulator?: boolean } = {},
 ): Promise<FunctionsWorld> {
-  const sim = await startSimulator({ estate, ...(onEvent === undefined ? {} : { onEvent }) });
+  const sim = await startSimulator({
+    estate,
+    ...(onEvent === undefined ? {} : { onEvent }),
+    ...(options.ingestion === undefined ? {} : { ingestion: options.ingestion }),
+  });
+  // The Logs Ingestion endpoint must be https in configuration; in tests it is the simulator's own.
+  if (options.ingestionToSimulator === true) env = { ...env, AUTOPROTECT_INGESTION_ENDPOINT: sim.endpoint };
   const runtime = createRuntime(
     { ...BASE_ENV, AzureWebJobsStorage: azurite.connectionString, ...env },
     {

@@ -118,7 +118,7 @@ describe("telemetry of an event-triggered run", () => {
         .flatMap((m) => m.dataPoints as DataPoint<number>[]);
       const remediated = points
         .filter((p) => p.attributes.status === "remediated")
-        .reduce((sum, p) => sum + Number(p.value), 0);
+        .reduce((sum, p) => sum + p.value, 0);
       expect(remediated).toBe(result?.outcomes.filter((o) => o.Status === "remediated").length);
       expect(remediated).toBeGreaterThan(0);
 
