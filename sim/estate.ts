@@ -20,6 +20,17 @@ export interface Estate {
   subscriptions: EstateSubscription[];
   resources: ArmResource[];
   capacity?: Record<string, { base: number; perApi: number }>;
+  /**
+   * Rows the Logs Ingestion API accepted, by stream name (`Custom-…`), in arrival order: a saved estate
+   * keeps what was ingested, and a simulator started from it serves those rows to queries again.
+   */
+  logs?: Record<string, EstateLogRow[]>;
+}
+
+/** One ingested row: when it was received (ISO 8601) and the row as sent (column → value). */
+export interface EstateLogRow {
+  receivedAt: string;
+  row: Record<string, unknown>;
 }
 
 export interface EstateSubscription {
@@ -63,7 +74,10 @@ export class EstateError extends Error {
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const TOP_LEVEL_KEYS = new Set(["subscriptions", "resources", "capacity"]);
+const TOP_LEVEL_KEYS = new Set(["subscriptions", "resources", "capacity", "logs"]);
+const LOG_ROW_KEYS = new Set(["receivedAt", "row"]);
+/** A data collection rule's custom stream name (sim/logs.ts declares streams the same way). */
+const STREAM_NAME = /^Custom-[A-Za-z0-9_]+$/;
 const SUBSCRIPTION_KEYS = new Set(["subscriptionId", "displayName", "state", "tenantId", "pricings"]);
 const PRICING_KEYS = new Set(["pricingTier", "subPlan", "enablementTime", "extensions"]);
 const EXTENSION_KEYS = new Set(["name", "isEnabled", "additionalExtensionProperties"]);
@@ -151,7 +165,7 @@ class Parser {
     for (const key of Object.keys(json)) {
       if (!TOP_LEVEL_KEYS.has(key)) {
         throw new EstateError(
-          `${this.source}: unknown top-level key ${JSON.stringify(key)} (expected subscriptions, resources, capacity)`,
+          `${this.source}: unknown top-level key ${JSON.stringify(key)} (expected subscriptions, resources, capacity, logs)`,
         );
       }
     }
@@ -192,7 +206,33 @@ class Parser {
 
     const estate: Estate = { subscriptions, resources };
     if (json.capacity !== undefined) estate.capacity = this.capacity(json.capacity);
+    if (json.logs !== undefined) estate.logs = this.logs(json.logs);
     return estate;
+  }
+
+  /** `logs`: stream name → rows, each `{ receivedAt, row }` (the columns are checked at start, against the rule). */
+  logs(value: unknown): Record<string, EstateLogRow[]> {
+    const raw = this.record(value, "logs");
+    const result: Record<string, EstateLogRow[]> = {};
+    for (const [stream, rows] of Object.entries(raw)) {
+      const at = member("logs", stream);
+      if (!STREAM_NAME.test(stream)) {
+        this.fail(at, "is not a custom stream name (Custom- and letters, digits, _)");
+      }
+      if (!Array.isArray(rows)) this.fail(at, `must be an array, not ${describe(rows)}`);
+      result[stream] = rows.map((entry: unknown, i) => {
+        const where = `${at}[${String(i)}]`;
+        const logRow = this.record(entry, where);
+        this.onlyKeys(logRow, LOG_ROW_KEYS, where);
+        const receivedAt = this.string(logRow, "receivedAt", where, true);
+        if (Number.isNaN(Date.parse(receivedAt))) {
+          this.fail(`${where}.receivedAt`, `must be an ISO 8601 date-time, not "${receivedAt}"`);
+        }
+        if (logRow.row === undefined) this.fail(`${where}.row`, "is missing");
+        return { receivedAt, row: structuredClone(this.record(logRow.row, `${where}.row`)) };
+      });
+    }
+    return result;
   }
 
   subscription(value: unknown, at: string): EstateSubscription {

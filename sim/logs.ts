@@ -161,6 +161,31 @@ export class IngestionRefusal extends Error {
   }
 }
 
+/**
+ * Why a row does not fit a stream's columns, phrased to follow "Row N" (" is …" or ": column …"), or
+ * undefined when it fits.
+ */
+function rowProblem(columns: readonly StreamColumn[], stream: string, row: unknown): string | undefined {
+  if (typeof row !== "object" || row === null || Array.isArray(row)) {
+    return ` is ${describeValue(row)}, not an object`;
+  }
+  const types = new Map(columns.map((c) => [c.name, c.type]));
+  for (const [name, value] of Object.entries(row as Record<string, unknown>)) {
+    const type = types.get(name);
+    if (type === undefined) {
+      return `: '${name}' is not a column of stream '${stream}' (${columns.map((c) => c.name).join(", ")})`;
+    }
+    const mismatch = typeMismatch(type, value);
+    if (mismatch !== undefined) return `: column '${name}' is ${type} and takes ${mismatch}`;
+  }
+  return undefined;
+}
+
+/** A saved estate's `logs` that do not fit the rule the simulator was started with. */
+export class StoredLogsError extends Error {
+  override readonly name = "StoredLogsError";
+}
+
 export class LogsStore {
   private readonly options: IngestionOptions | undefined;
   private readonly stored = new Map<string, IngestedRow[]>();
@@ -189,6 +214,38 @@ export class LogsStore {
 
   clear(): void {
     this.stored.clear();
+  }
+
+  /**
+   * Puts back rows an earlier simulator accepted (an estate's `logs`), in order and with their
+   * `receivedAt`. Rows of a declared stream must fit its columns as an upload must (else a
+   * StoredLogsError naming `logs["stream"][i]`); rows of streams the rule does not declare are kept
+   * as they are, for `rows()` and `snapshot()`, but no table shows them.
+   */
+  restore(logs: Readonly<Record<string, readonly IngestedRow[]>>): void {
+    for (const [stream, rows] of Object.entries(logs)) {
+      const columns = this.options?.streams[stream];
+      if (columns !== undefined) {
+        for (const [index, { row }] of rows.entries()) {
+          const problem = rowProblem(columns, stream, row);
+          if (problem !== undefined) {
+            throw new StoredLogsError(
+              `logs[${JSON.stringify(stream)}][${String(index)}].row${problem.startsWith(":") ? problem : `:${problem}`}`,
+            );
+          }
+        }
+      }
+      const list = this.stored.get(stream) ?? [];
+      for (const { receivedAt, row } of rows) list.push({ receivedAt, row: structuredClone(row) });
+      this.stored.set(stream, list);
+    }
+  }
+
+  /** Every stream's rows (also streams restored empty), for an estate's `logs`; a deep copy. */
+  snapshot(): Record<string, IngestedRow[]> {
+    return Object.fromEntries(
+      [...this.stored.entries()].map(([stream, rows]) => [stream, structuredClone(rows)]),
+    );
   }
 
   /** The declared rule, when `ruleId` names it (ids compare without regard to case). */
@@ -243,32 +300,14 @@ export class LogsStore {
         "The request body must be a JSON array of objects.",
       );
     }
-    const types = new Map(columns.map((c) => [c.name, c.type]));
     for (const [index, row] of body.entries()) {
-      if (typeof row !== "object" || row === null || Array.isArray(row)) {
+      const problem = rowProblem(columns, stream, row);
+      if (problem !== undefined) {
         throw new IngestionRefusal(
           400,
           "InvalidPayload",
-          `Row ${String(index)} is ${describeValue(row)}, not an object; nothing from this request was ingested.`,
+          `Row ${String(index)}${problem}; nothing from this request was ingested.`,
         );
-      }
-      for (const [name, value] of Object.entries(row as Record<string, unknown>)) {
-        const type = types.get(name);
-        if (type === undefined) {
-          throw new IngestionRefusal(
-            400,
-            "InvalidPayload",
-            `Row ${String(index)}: '${name}' is not a column of stream '${stream}' (${columns.map((c) => c.name).join(", ")}); nothing from this request was ingested.`,
-          );
-        }
-        const mismatch = typeMismatch(type, value);
-        if (mismatch !== undefined) {
-          throw new IngestionRefusal(
-            400,
-            "InvalidPayload",
-            `Row ${String(index)}: column '${name}' is ${type} and takes ${mismatch}; nothing from this request was ingested.`,
-          );
-        }
       }
     }
     const receivedAt = this.now().toISOString();

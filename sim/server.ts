@@ -21,9 +21,9 @@ import {
   unsupportedApiVersion,
 } from "./arm-errors.js";
 import { simulatorCertificate } from "./cert.js";
-import { parseEstate, type Estate } from "./estate.js";
+import { EstateError, parseEstate, type Estate } from "./estate.js";
 import { headerValue, resourceEvent, type SimEvent } from "./events.js";
-import { LogsStore, type IngestedRow, type IngestionOptions } from "./logs.js";
+import { LogsStore, StoredLogsError, type IngestedRow, type IngestionOptions } from "./logs.js";
 import { apiCollectionsModule } from "./routes/apicollections.js";
 import { apiManagementModule } from "./routes/apimanagement.js";
 import { containerServiceModule } from "./routes/containerservice.js";
@@ -128,9 +128,15 @@ export interface Simulator {
   /** Every Event Grid event raised so far (one per accepted write), in order. */
   readonly events: readonly SimEvent[];
   clearEvents(): void;
-  /** The current state in estate format; a simulator started from it continues where this one is. */
+  /**
+   * The current state in estate format; a simulator started from it continues where this one is
+   * (ingested rows included, in `logs`, when there are any or the estate had `logs`).
+   */
   exportEstate(): Estate;
-  /** The rows the Logs Ingestion API accepted into a stream (e.g. "Custom-X"), in order; [] for none. */
+  /**
+   * The rows the Logs Ingestion API accepted into a stream (e.g. "Custom-X"), in order, after those the
+   * estate's `logs` brought; [] for none.
+   */
   ingested(stream: string): readonly IngestedRow[];
   /** Forgets every ingested row. */
   clearIngested(): void;
@@ -222,12 +228,21 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   };
   if (!Number.isFinite(metrics.seed)) throw new RangeError(`metricsSeed must be a finite number`);
   // Validate and copy: the caller's estate object is never touched.
-  const state = new SimState(parseEstate(options.estate, "estate"), options.clock);
+  const estate = parseEstate(options.estate, "estate");
+  const state = new SimState(estate, options.clock);
   for (const module of MODULES) module.prepare?.(state);
   const latencyMs = Math.max(0, options.latencyMs ?? 0);
   const pageSize = Math.max(1, Math.floor(options.pageSize ?? 50));
   const lroPolls = Math.max(0, Math.floor(options.lroPolls ?? 1));
   const logs = new LogsStore(options.ingestion, state.now);
+  if (estate.logs !== undefined) {
+    try {
+      logs.restore(estate.logs);
+    } catch (error) {
+      if (error instanceof StoredLogsError) throw new EstateError(`estate: ${error.message}`);
+      throw error;
+    }
+  }
   // The data-plane logs paths (/dataCollectionRules/…, /v1/workspaces/…) share nothing with ARM's.
   const routes: Route[] = [...logsModule(logs).routes, ...MODULES.flatMap((m) => m.routes)];
   const requests: RecordedRequest[] = [];
@@ -552,7 +567,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     clearEvents() {
       events.length = 0;
     },
-    exportEstate: () => state.toEstate(),
+    exportEstate: () => {
+      const exported = state.toEstate();
+      // Ingested rows travel with the estate; an estate without `logs` that nothing was ingested into stays without.
+      const stored = logs.snapshot();
+      if (estate.logs !== undefined || Object.keys(stored).length > 0) exported.logs = stored;
+      return exported;
+    },
     ingested: (stream) => logs.rows(stream),
     clearIngested() {
       logs.clear();

@@ -4,7 +4,13 @@ export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
-export type Command = "sweep" | "reconcile" | "event";
+export type Command = "sweep" | "reconcile" | "event" | "report";
+
+/** `report --days`: the default window, and the longest (Log Analytics' default retention is 30 to 90 days). */
+export const REPORT_DAYS_DEFAULT = 7;
+export const REPORT_DAYS_MAX = 90;
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface CliArguments {
   readonly command: Command;
@@ -16,19 +22,27 @@ export interface CliArguments {
   readonly json: boolean;
   readonly simulate: string | undefined;
   readonly saveEstate: string | undefined;
+  /** `report`: the Log Analytics workspace's id (its customer id, a GUID). */
+  readonly workspace: string | undefined;
+  /** `report`: how many days back the newest outcomes are looked for. */
+  readonly days: number;
 }
 
 export const USAGE = `usage:
   autoprotect sweep     [--subscription ID]... [--dry-run] [--json] [--simulate ESTATE.json [--save-estate OUT.json]]
   autoprotect reconcile RESOURCE_ID          [--dry-run] [--json] [--simulate ESTATE.json [--save-estate OUT.json]]
   autoprotect event     FILE|-               [--dry-run] [--json] [--simulate ESTATE.json [--save-estate OUT.json]]
+  autoprotect report    --workspace ID [--days N] [--json] [--simulate ESTATE.json]
 
   --dry-run        audit mode: report what would change, write nothing
-  --json           print one outcome record per line (JSON Lines) on stdout
+  --json           print one outcome record per line (JSON Lines) on stdout; report: one JSON object
   event            process Event Grid events (Event Grid schema or CloudEvents 1.0; one or an array)
                    from FILE or standard input exactly as the Event Grid trigger does
   --simulate FILE  run against the local Azure control-plane simulator loaded with FILE
-  --save-estate F  after a simulated run, write the simulator's state to F (same format)`;
+  --save-estate F  after a simulated run, write the simulator's state to F (same format)
+  report           the coverage per check from the outcomes in Log Analytics (the newest per resource
+                   and check within the last N days, default 7, at most 90) and the open manual items
+  --workspace ID   the Log Analytics workspace's id (its customer id, a GUID)`;
 
 export function parseCliArguments(argv: readonly string[]): CliArguments | "help" {
   let parsed;
@@ -43,6 +57,8 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | "help
         json: { type: "boolean" },
         simulate: { type: "string" },
         "save-estate": { type: "string" },
+        workspace: { type: "string" },
+        days: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -52,16 +68,36 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | "help
   const { values, positionals } = parsed;
   if (values.help === true) return "help";
   const [command, ...rest] = positionals;
-  if (command === undefined) throw new UsageError("missing command (sweep, reconcile or event)");
-  if (command !== "sweep" && command !== "reconcile" && command !== "event") {
-    throw new UsageError(`unknown command '${command}' (expected sweep, reconcile or event)`);
+  if (command === undefined) throw new UsageError("missing command (sweep, reconcile, event or report)");
+  if (command !== "sweep" && command !== "reconcile" && command !== "event" && command !== "report") {
+    throw new UsageError(`unknown command '${command}' (expected sweep, reconcile, event or report)`);
+  }
+  if (command !== "report") {
+    if (values.workspace !== undefined) throw new UsageError(`--workspace goes with report, not ${command}`);
+    if (values.days !== undefined) throw new UsageError(`--days goes with report, not ${command}`);
   }
   if (values["save-estate"] !== undefined && values.simulate === undefined) {
     throw new UsageError("--save-estate needs --simulate");
   }
   let resourceId: string | undefined;
   let eventsFrom: string | undefined;
-  if (command === "event") {
+  let workspace: string | undefined;
+  let days = REPORT_DAYS_DEFAULT;
+  if (command === "report") {
+    if (rest.length > 0) {
+      throw new UsageError(
+        `report takes no positional arguments (got '${rest.join(" ")}'); use --workspace ID`,
+      );
+    }
+    if ((values.subscription ?? []).length > 0)
+      throw new UsageError("--subscription goes with sweep, not report");
+    if (values["dry-run"] === true)
+      throw new UsageError("--dry-run goes with sweep, reconcile or event: report changes nothing");
+    if (values["save-estate"] !== undefined)
+      throw new UsageError("--save-estate goes with sweep, reconcile or event: report changes nothing");
+    workspace = reportWorkspace(values.workspace);
+    if (values.days !== undefined) days = reportDays(values.days);
+  } else if (command === "event") {
     if (rest.length !== 1) throw new UsageError("event takes exactly one FILE (or - for standard input)");
     if ((values.subscription ?? []).length > 0)
       throw new UsageError("--subscription goes with sweep, not event");
@@ -85,5 +121,31 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | "help
     json: values.json === true,
     simulate: values.simulate,
     saveEstate: values["save-estate"],
+    workspace,
+    days,
   };
+}
+
+function reportWorkspace(value: string | undefined): string {
+  if (value === undefined) {
+    throw new UsageError("report needs --workspace ID (the Log Analytics workspace's customer id, a GUID)");
+  }
+  const id = value.trim();
+  if (GUID.test(id)) return id;
+  const hint = id.toLowerCase().includes("/providers/microsoft.operationalinsights/workspaces/")
+    ? "; that is its resource id: give its customer id (Workspace ID in the portal, properties.customerId)"
+    : "";
+  throw new UsageError(
+    `--workspace '${value}' is not a Log Analytics workspace id (the workspace's customer id, a GUID)${hint}`,
+  );
+}
+
+function reportDays(value: string): number {
+  const days = /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isInteger(days) || days < 1 || days > REPORT_DAYS_MAX) {
+    throw new UsageError(
+      `--days '${value}' is not a whole number of days from 1 to ${String(REPORT_DAYS_MAX)}`,
+    );
+  }
+  return days;
 }

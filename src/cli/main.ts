@@ -14,8 +14,12 @@ import type { OutcomeRecord } from "../model/outcome.js";
 import { isSubscriptionIdValid, parseResourceId, ResourceIdError } from "../model/resource-id.js";
 import { parseCliArguments, USAGE, UsageError, type CliArguments } from "./args.js";
 import { describeRequeue, ProgressBar, renderTable, summarise } from "./render.js";
+import { runReport } from "./report.js";
 import { EstateInputError, startSimulatedAzure, type SimulatedAzure } from "./simulate.js";
 import { createFileStateStore } from "../rollout/file-state-store.js";
+import { createOutcomeUploader } from "../azure/ingestion.js";
+import { deliverOutcomes, type DeliveryReport } from "../outcomes/delivery.js";
+import { createFileSpool } from "../outcomes/file-spool.js";
 import { createCoalescer } from "../engine/coalesce.js";
 import { dispatchVerdicts } from "../engine/events.js";
 import { EventPayloadError, parseEvents, parsePayloadText, type EventVerdict } from "../events/parse.js";
@@ -60,6 +64,13 @@ async function eventVerdicts(args: CliArguments, io: CliIo): Promise<EventVerdic
     throw new InputError(`${from}: ${first.problem}${more}`);
   }
   return verdicts;
+}
+
+function describeDelivery(report: DeliveryReport): string {
+  const sent = `outcomes: ${String(report.sent)} sent to Log Analytics`;
+  if (report.error === undefined)
+    return report.spooled === 0 ? sent : `${sent}; ${String(report.spooled)} still waiting`;
+  return `${sent}; ${String(report.spooled)} kept in the state folder to send on the next run (${report.error})`;
 }
 
 async function readProcessStdin(): Promise<string> {
@@ -123,6 +134,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       return 0;
     }
     args = parsed;
+    // The report only reads Log Analytics: no engine, no targets.
+    if (args.command === "report") return await runReport(args, io);
     config = loadConfig(args.dryRun ? { ...io.env, AUTOPROTECT_MODE: "audit" } : io.env);
     targets = targetsFor(args, config);
     if (args.command === "event") verdicts = await eventVerdicts(args, io);
@@ -136,7 +149,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let connection: AzureConnection;
   if (args.simulate !== undefined) {
     try {
-      simulated = await startSimulatedAzure(args.simulate);
+      simulated = await startSimulatedAzure(
+        args.simulate,
+        config.ingestion === undefined ? {} : { ingestion: config.ingestion },
+      );
     } catch (error) {
       if (error instanceof EstateInputError) return fail(error.message);
       throw error;
@@ -199,6 +215,20 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       });
     }
     progress.finish();
+    // Under --simulate the outcomes land in the simulated workspace, whatever endpoint is configured.
+    const ingestion = config.ingestion === undefined ? undefined : (simulated?.ingestion ?? config.ingestion);
+    if (ingestion !== undefined) {
+      const report = await deliverOutcomes(outcomes, {
+        uploader: createOutcomeUploader(connection, ingestion),
+        spool: createFileSpool(config.stateDir),
+      });
+      io.stderr.write(`${describeDelivery(report)}\n`);
+      for (const { row, reason } of report.rejected) {
+        io.stderr.write(
+          `autoprotect: the stream refused the ${row.Check} outcome of ${row.ResourceId}: ${reason}\n`,
+        );
+      }
+    }
     if (simulated !== undefined && args.saveEstate !== undefined) await simulated.save(args.saveEstate);
   } catch (error) {
     progress.finish();

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/main.js";
+import { SIMULATED_WORKSPACE_ID } from "../../src/cli/simulate.js";
 import { CHECK_IDS, STATUSES } from "../../src/model/checks.js";
 import { OUTCOME_FIELDS, type OutcomeRecord } from "../../src/model/outcome.js";
 import { BASE_ENV } from "../support/azure.js";
@@ -303,5 +304,30 @@ describe("autoprotect event", () => {
     expect(result.stdout).toBe("");
     expect(result.stderr.trim().split("\n")).toHaveLength(1);
     expect(result.stderr).toMatch(message);
+  });
+});
+
+describe("outcomes to Log Analytics from the CLI", () => {
+  it("sends a simulated sweep's outcomes to the simulated workspace, and report reads them back", async () => {
+    const saved = join(dir, "with-logs.json");
+    const env = {
+      ...BASE_ENV,
+      AUTOPROTECT_STATE_DIR: join(dir, "ingestion-state"),
+      AUTOPROTECT_INGESTION_ENDPOINT: "https://dce-autoprotect.westeurope-1.ingest.monitor.azure.com",
+      AUTOPROTECT_DCR_ID: "dcr-0123456789abcdef0123456789abcdef",
+    };
+    const sweep = await cli(["sweep", "--simulate", estatePath, "--json", "--save-estate", saved], env);
+    expect(sweep.code).toBe(0);
+    const outcomes = records(sweep.stdout);
+    expect(sweep.stderr).toContain(`outcomes: ${String(outcomes.length)} sent to Log Analytics`);
+
+    const report = await cli(
+      ["report", "--workspace", SIMULATED_WORKSPACE_ID, "--simulate", saved, "--json"],
+      env,
+    );
+    expect(report.code).toBe(0);
+    const coverage = JSON.parse(report.stdout) as { checks: { check: string; resources: number }[] };
+    const clusterChecks = coverage.checks.find((c) => c.check === "aks.azure-policy");
+    expect(clusterChecks?.resources).toBe(2);
   });
 });
