@@ -18,11 +18,11 @@ var columns = loadJsonContent('../outcome-columns.json')
 var tableName = 'AutoprotectOutcomes_CL'
 var streamName = 'Custom-AutoprotectOutcomes'
 
-resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
+resource workspace 'Microsoft.OperationalInsights/workspaces@2026-03-01' existing = {
   name: workspaceName
 }
 
-resource table 'Microsoft.OperationalInsights/workspaces/tables@2023-09-01' = {
+resource table 'Microsoft.OperationalInsights/workspaces/tables@2026-03-01' = {
   parent: workspace
   name: tableName
   properties: {
@@ -35,7 +35,7 @@ resource table 'Microsoft.OperationalInsights/workspaces/tables@2023-09-01' = {
   }
 }
 
-resource endpoint 'Microsoft.Insights/dataCollectionEndpoints@2023-03-11' = {
+resource endpoint 'Microsoft.Insights/dataCollectionEndpoints@2024-03-11' = {
   name: 'dce-autoprotect-${uniqueString(workspace.id)}'
   location: location
   tags: tags
@@ -46,7 +46,7 @@ resource endpoint 'Microsoft.Insights/dataCollectionEndpoints@2023-03-11' = {
   }
 }
 
-resource rule 'Microsoft.Insights/dataCollectionRules@2023-03-11' = {
+resource rule 'Microsoft.Insights/dataCollectionRules@2024-03-11' = {
   name: 'dcr-autoprotect-${uniqueString(workspace.id)}'
   location: location
   tags: tags
