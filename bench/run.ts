@@ -11,6 +11,7 @@ import { simulatorCredential } from "../src/cli/simulate.js";
 import { createEngine } from "../src/engine/engine.js";
 import { loadConfig } from "../src/model/config.js";
 import { createFileStateStore } from "../src/rollout/file-state-store.js";
+import { bundleBenchChecks, formatBundleReport, runBundleBenchmark } from "./bundle.js";
 import { eventsScenario, formatEventsFigures, type EventsFigures } from "./events.js";
 import { generateApimEstate, type ApimEstateSummary } from "./generate-apim-estate.js";
 import { generateClusterEstate } from "./generate-estate.js";
@@ -238,10 +239,13 @@ if (values.scenario === APIM_SCENARIO) {
   const events = runEventScenarios();
   // Simulated minutes, pure computation: runs here, in well under a second.
   const rollout = runRolloutBenchmark();
+  // Builds dist/bundle/ and loads it, and the unbundled build, in fresh processes of its own.
+  const bundle = runBundleBenchmark();
   if (values.json === true) {
     const rolloutJson = { figures: rollout, checks: rolloutBenchChecks(rollout) };
+    const bundleJson = { figures: bundle, checks: bundleBenchChecks(bundle) };
     process.stdout.write(
-      `${JSON.stringify({ sweeps: figures, apimSweep: apim, rollout: rolloutJson, events })}\n`,
+      `${JSON.stringify({ sweeps: figures, apimSweep: apim, rollout: rolloutJson, events, bundle: bundleJson })}\n`,
     );
   } else {
     for (const f of figures) {
@@ -261,5 +265,6 @@ if (values.scenario === APIM_SCENARIO) {
     process.stdout.write(`\n${formatRolloutReport(rollout)}`);
     process.stdout.write("\n");
     for (const f of events) process.stdout.write(formatEventsFigures(f));
+    process.stdout.write(`\n${formatBundleReport(bundle)}`);
   }
 }

@@ -1,5 +1,8 @@
 import { DefaultAzureCredential } from "@azure/identity";
-import { startTelemetry } from "../telemetry/setup.js";
 
-// Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set; nothing otherwise.
-startTelemetry(process.env, new DefaultAzureCredential());
+// Application Insights when APPLICATIONINSIGHTS_CONNECTION_STRING is set. Loaded only then: it is half
+// of the bundle and half its load time, a cold-start cost an app without telemetry should not pay.
+if (process.env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim()) {
+  const { startTelemetry } = await import("../telemetry/setup.js");
+  startTelemetry(process.env, new DefaultAzureCredential());
+}
