@@ -23,11 +23,12 @@ export function createSweepHandler(runtime: () => Runtime) {
         }),
       );
     });
+    const requeue = results.flatMap((r) => r.requeue).sort((a, b) => a.afterSeconds - b.afterSeconds);
     const result: RunResult = {
       outcomes: results.flatMap((r) => r.outcomes),
       errors: results.flatMap((r) => r.errors),
-      requeue: results.flatMap((r) => r.requeue),
-      requeueAfterSeconds: Math.min(...results.map((r) => r.requeueAfterSeconds ?? Infinity)),
+      requeue,
+      requeueAfterSeconds: requeue[0]?.afterSeconds,
     };
     await recordOutcomes(runtime(), result.outcomes, context);
     // Unfinished rollouts and busy resources get their next look without waiting for the next sweep.
