@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { isRestError } from "@azure/core-rest-pipeline";
 import type { OutcomeRecord } from "../model/outcome.js";
 import type { OutcomeSpool, SpooledRow } from "../outcomes/delivery.js";
-import { tableClientFor, type TableStateStoreOptions } from "./table-state-store.js";
+import { createTableOnce, tableClientFor, type TableStateStoreOptions } from "./table-state-store.js";
 
 export const DEFAULT_SPOOL_TABLE = "AutoprotectOutcomeSpool";
 
@@ -17,17 +17,8 @@ const LOCK_SECONDS = 120;
  * with a lease that expires, so a worker that died mid-drain does not block the spool forever.
  */
 export function createTableSpool(options: TableStateStoreOptions): OutcomeSpool {
-  const client = tableClientFor(
-    "tableClient" in options ? options : { ...options, tableName: options.tableName ?? DEFAULT_SPOOL_TABLE },
-  );
-  let ready: Promise<void> | undefined;
-  const ensureTable = (): Promise<void> => {
-    ready ??= client.createTable().catch((error: unknown) => {
-      ready = undefined;
-      throw error;
-    });
-    return ready;
-  };
+  const client = tableClientFor(options, DEFAULT_SPOOL_TABLE);
+  const ensureTable = createTableOnce(client);
   let sequence = 0;
   const keyNow = (): string => {
     sequence = (sequence + 1) % 1_000_000;

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { isRestError } from "@azure/core-rest-pipeline";
 import { ScheduleConflictError, type LedgerEntry, type ScheduleLedger } from "../engine/scheduler.js";
-import { tableClientFor, type TableStateStoreOptions } from "./table-state-store.js";
+import { createTableOnce, tableClientFor, type TableStateStoreOptions } from "./table-state-store.js";
 
 export const DEFAULT_SCHEDULE_TABLE = "AutoprotectSchedule";
 
@@ -10,19 +10,8 @@ export const DEFAULT_SCHEDULE_TABLE = "AutoprotectSchedule";
  * (PartitionKey "schedule", RowKey the SHA-256 of the lower-cased id), replaced with If-Match.
  */
 export function createTableScheduleLedger(options: TableStateStoreOptions): ScheduleLedger {
-  const client = tableClientFor(
-    "tableClient" in options
-      ? options
-      : { ...options, tableName: options.tableName ?? DEFAULT_SCHEDULE_TABLE },
-  );
-  let ready: Promise<void> | undefined;
-  const ensureTable = (): Promise<void> => {
-    ready ??= client.createTable().catch((error: unknown) => {
-      ready = undefined;
-      throw error;
-    });
-    return ready;
-  };
+  const client = tableClientFor(options, DEFAULT_SCHEDULE_TABLE);
+  const ensureTable = createTableOnce(client);
   const rowKey = (resourceId: string): string =>
     createHash("sha256").update(resourceId.toLowerCase(), "utf8").digest("hex");
   const PARTITION = "schedule";

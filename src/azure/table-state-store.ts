@@ -38,16 +38,7 @@ type RolloutEntity = Record<string, string | number>;
 
 export function createTableStateStore(options: TableStateStoreOptions): RolloutStateStore {
   const client = tableClientFor(options);
-  let ready: Promise<void> | undefined;
-
-  /** Creates the table if missing, once per store (a failed attempt is tried again on the next call). */
-  function ensureTable(): Promise<void> {
-    ready ??= client.createTable().catch((error: unknown) => {
-      ready = undefined;
-      throw error;
-    });
-    return ready;
-  }
+  const ensureTable = createTableOnce(client);
 
   const where = (partitionKey: string, rowKey: string): string =>
     `entity ${partitionKey}/${rowKey} in table ${client.tableName}`;
@@ -153,9 +144,31 @@ export function createTableStateStore(options: TableStateStoreOptions): RolloutS
   };
 }
 
-export function tableClientFor(options: TableStateStoreOptions): TableClient {
+/**
+ * Creates the client's table if it is missing, once per client; a failed attempt is tried again on the
+ * next call. (createTable answers success for a table that exists.)
+ */
+export function createTableOnce(client: TableClient): () => Promise<void> {
+  let ready: Promise<void> | undefined;
+  return () => {
+    ready ??= client.createTable().catch((error: unknown) => {
+      ready = undefined;
+      throw error;
+    });
+    return ready;
+  };
+}
+
+/**
+ * A table client for the options, with `defaultTable` when the options name none (the rollout state,
+ * the schedule ledger and the outcome spool each have their own table).
+ */
+export function tableClientFor(
+  options: TableStateStoreOptions,
+  defaultTable = DEFAULT_ROLLOUT_TABLE,
+): TableClient {
   if ("tableClient" in options) return options.tableClient;
-  const tableName = options.tableName ?? DEFAULT_ROLLOUT_TABLE;
+  const tableName = options.tableName ?? defaultTable;
   if ("connectionString" in options) {
     // Azurite speaks plain HTTP on loopback; shared-key signing over HTTP needs explicit consent.
     const insecure = /UseDevelopmentStorage=true|Endpoint=http:\/\/|DefaultEndpointsProtocol=http(;|$)/i.test(
