@@ -122,8 +122,13 @@ export function headroomCap(
   settings: RolloutSettings,
 ): number {
   if (perApiEstimate === undefined) return Number.POSITIVE_INFINITY;
-  const perApi = Math.max(MIN_PER_API_ESTIMATE, perApiEstimate) * ESTIMATE_SAFETY;
-  return Math.max(0, Math.floor(headroomPoints(percent, settings) / perApi));
+  const perApi = Math.max(MIN_PER_API_ESTIMATE, perApiEstimate);
+  const headroom = headroomPoints(percent, settings);
+  const fits = Math.floor(headroom / (perApi * ESTIMATE_SAFETY));
+  if (fits >= 1) return fits;
+  // One API may still go when it fits at the estimate itself: without a step nothing is measured
+  // again, and an estimate that noise pushed too high would otherwise stop the rollout for good.
+  return headroom >= perApi ? 1 : 0;
 }
 
 /** Whether the reading has a data point from after the last step began. */

@@ -258,6 +258,23 @@ describe("decideRolloutStep", () => {
     });
   });
 
+  it("still takes one API at a time when only the safety factor keeps it out, so a noisy estimate is measured again", () => {
+    const state: RolloutState = {
+      ...initialRolloutState(SERVICE, settings),
+      steps: 4,
+      lastStepAt: at(-10).toISOString(),
+      lastBatch: ["w"],
+      perApiEstimate: 0.06,
+    };
+    // 58 − 57.91 = 0.09 points of room: one API at 0.06 fits, though not at 1.5 × 0.06.
+    expect(decideRolloutStep(input({ pending: ["a", "b"], state, reading: reading(57.91) })).onboard).toEqual(
+      ["a"],
+    );
+    expect(decideRolloutStep(input({ pending: ["a", "b"], state, reading: reading(57.95) })).onboard).toEqual(
+      [],
+    );
+  });
+
   it("waits for a running onboarding before the next step", () => {
     const decision = decideRolloutStep(input({ pending: ["b"], inProgress: ["a"] }));
     expect(decision.onboard).toEqual([]);
