@@ -26,6 +26,11 @@ export const BASE_ENV = {
   AUTOPROTECT_AUTHORIZED_IP_RANGES: "203.0.113.0/24",
 };
 
+/** The run's temporary folder (test/support/global-setup.ts removes it), else the system's. */
+function stateRoot(): string {
+  return process.env.AUTOPROTECT_TEST_TMP ?? tmpdir();
+}
+
 /** The real SDK clients against the simulator, with retry delays shortened (Retry-After still honoured). */
 export async function startWorld(
   estate: Estate,
@@ -42,7 +47,7 @@ export async function startWorld(
     metricsEndpoint: () => sim.endpoint,
   });
   const config = loadConfig({ ...BASE_ENV, ...env });
-  const stateDir = await mkdtemp(join(tmpdir(), "autoprotect-rollout-"));
+  const stateDir = await mkdtemp(join(stateRoot(), "rollout-"));
   const rolloutStore = createFileStateStore(stateDir);
   return {
     sim,
