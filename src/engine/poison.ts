@@ -47,7 +47,7 @@ export function poisonOutcomes(
         check,
         status: "failed",
         reason: `Retries exhausted: delayed work for this resource kept failing and was moved to ${detail.queue}`,
-        details: { ...detail },
+        details: { code: "RetriesExhausted", ...detail },
         startedAt: now.getTime(),
       },
       now,

@@ -21,7 +21,24 @@ export interface OutcomeFields {
   readonly startedAt: number;
 }
 
+/**
+ * The error code a failed outcome carries in `Details.code`, so failures group by code in Log
+ * Analytics however they arose: the code given, the ARM error's code, the code the reason starts
+ * with, or what kind of failure the reason names.
+ */
+export function failureCode(reason: string, details: Readonly<Record<string, unknown>>): string {
+  if (typeof details.code === "string" && details.code !== "") return details.code;
+  const nested = details.error as { code?: unknown } | undefined;
+  if (typeof nested?.code === "string" && nested.code !== "") return nested.code;
+  const leading = /^(?:[a-z]+: )?([A-Z][A-Za-z0-9]+(?:\.[A-Za-z0-9]+)*):/.exec(reason);
+  if (leading?.[1] !== undefined) return leading[1];
+  if (/not confirmed/i.test(reason)) return "NotConfirmed";
+  return "Failed";
+}
+
 export function buildOutcome(run: RunInfo, fields: OutcomeFields, now: Date): OutcomeRecord {
+  const given = fields.details ?? {};
+  const details = fields.status === "failed" ? { ...given, code: failureCode(fields.reason, given) } : given;
   return {
     TimeGenerated: now.toISOString(),
     RunId: run.runId,
@@ -36,6 +53,6 @@ export function buildOutcome(run: RunInfo, fields: OutcomeFields, now: Date): Ou
     Action: fields.action ?? "",
     CorrelationId: run.correlationId,
     DurationMs: Math.max(0, now.getTime() - fields.startedAt),
-    Details: fields.details ?? {},
+    Details: details,
   };
 }
