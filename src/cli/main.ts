@@ -205,7 +205,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
           );
         }
       }
-      result = { ...handled, requeueAfterSeconds: handled.requeue[0]?.afterSeconds };
+      result = handled;
     } else {
       result = await engine.reconcile(resolved, {
         runId,

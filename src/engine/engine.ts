@@ -512,6 +512,17 @@ function confirmPricing(
   };
 }
 
+/** Several runs reported as one (a sweep's subscriptions, an event batch's resources). */
+export function mergeRunResults(results: readonly RunResult[]): RunResult {
+  const requeue = results.flatMap((r) => r.requeue).sort((a, b) => a.afterSeconds - b.afterSeconds);
+  return {
+    outcomes: results.flatMap((r) => r.outcomes),
+    errors: results.flatMap((r) => r.errors),
+    requeue,
+    requeueAfterSeconds: requeue[0]?.afterSeconds,
+  };
+}
+
 export interface Engine {
   reconcile(targets: readonly ReconcileTarget[], run: RunInfo): Promise<RunResult>;
 }

@@ -4,11 +4,9 @@
  */
 import { parseEvents, type EventVerdict } from "../events/parse.js";
 import type { Config } from "../model/config.js";
-import type { OutcomeRecord } from "../model/outcome.js";
 import type { RunInfo } from "../outcomes/record.js";
 import type { Coalescer } from "./coalesce.js";
-import type { Engine, RunError, RunResult } from "./engine.js";
-import type { RequeueRequest } from "./requeue.js";
+import { mergeRunResults, type Engine, type RunResult } from "./engine.js";
 
 export interface EventDispatch {
   readonly engine: Engine;
@@ -16,12 +14,23 @@ export interface EventDispatch {
   readonly coalescer: Coalescer;
 }
 
-export interface EventsResult {
+export interface EventsResult extends RunResult {
   /** One per event, in order; events outside the subscriptions in scope become `ignored`. */
   readonly verdicts: EventVerdict[];
-  readonly outcomes: OutcomeRecord[];
-  readonly errors: RunError[];
-  readonly requeue: RequeueRequest[];
+}
+
+/**
+ * Reconciles one resource through the coalescer, keyed by mode and resource, so every trigger's runs
+ * for the same resource (an event, a queued retry, a request) share one.
+ */
+export function reconcileResource(
+  dispatch: Pick<EventDispatch, "engine" | "coalescer">,
+  resourceId: string,
+  info: RunInfo,
+): Promise<RunResult> {
+  return dispatch.coalescer.run(`${info.mode} ${resourceId}`, () =>
+    dispatch.engine.reconcile([{ kind: "resource", resourceId }], info),
+  );
 }
 
 /** Applies the subscription allow-list: events for other subscriptions are none of our business. */
@@ -69,20 +78,11 @@ export async function dispatchVerdicts(
     const key = verdict.resourceId.toLowerCase();
     if (!targets.has(key)) targets.set(key, { resourceId: verdict.resourceId, eventId: verdict.eventId });
   }
-  const results: RunResult[] = await Promise.all(
+  const results = await Promise.all(
     [...targets.values()].map(({ resourceId, eventId }) =>
-      // Keyed like every trigger's runs (mode and resource), so an event and a queued retry share one.
-      dispatch.coalescer.run(`${info.mode} ${resourceId}`, () =>
-        dispatch.engine.reconcile([{ kind: "resource", resourceId }], { ...info, correlationId: eventId }),
-      ),
+      reconcileResource(dispatch, resourceId, { ...info, correlationId: eventId }),
     ),
   );
   // Runs shared through the coalescer appear once.
-  const unique = [...new Set(results)];
-  return {
-    verdicts,
-    outcomes: unique.flatMap((r) => r.outcomes),
-    errors: unique.flatMap((r) => r.errors),
-    requeue: unique.flatMap((r) => r.requeue),
-  };
+  return { verdicts, ...mergeRunResults([...new Set(results)]) };
 }

@@ -1,7 +1,7 @@
 import { app, type InvocationContext } from "@azure/functions";
 import { reconcileEvents, type EventsResult } from "../engine/events.js";
 import { EventPayloadError } from "../events/parse.js";
-import { recordOutcomes, sharedRuntime, type Runtime } from "./runtime.js";
+import { finishRun, sharedRuntime, type Runtime } from "./runtime.js";
 
 /**
  * The Event Grid trigger: resource writes (subscription system topic, Resource Notifications) and APIM
@@ -10,7 +10,7 @@ import { recordOutcomes, sharedRuntime, type Runtime } from "./runtime.js";
  */
 export function createEventGridHandler(runtime: () => Runtime) {
   return async (event: unknown, context: InvocationContext): Promise<EventsResult | undefined> => {
-    const { config, engine, coalescer, scheduler } = runtime();
+    const { config, engine, coalescer } = runtime();
     let result: EventsResult;
     try {
       result = await reconcileEvents(
@@ -36,9 +36,7 @@ export function createEventGridHandler(runtime: () => Runtime) {
     if (result.outcomes.length > 0) {
       context.log(`${String(result.outcomes.length)} outcomes, ${String(failed)} failed`);
     }
-    for (const error of result.errors) context.error(`${error.scope}: ${error.code}: ${error.message}`);
-    await recordOutcomes(runtime(), result.outcomes, context);
-    await scheduler.schedule(result.requeue, context.invocationId);
+    await finishRun(runtime(), context, result, context.invocationId);
     return result;
   };
 }

@@ -1,6 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { BadRequestError, MAX_REQUEST_BYTES, parseReconcileRequest } from "../events/reconcile-request.js";
-import { recordOutcomes, sharedRuntime, type Runtime } from "./runtime.js";
+import { reconcileResource } from "../engine/events.js";
+import { finishRun, sharedRuntime, type Runtime } from "./runtime.js";
 
 function problem(status: number, title: string, detail: string): HttpResponseInit {
   return {
@@ -26,6 +27,7 @@ async function readBody(request: HttpRequest): Promise<string> {
 export function createReconcileHttpHandler(runtime: () => Runtime) {
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const { config, engine, coalescer, scheduler } = runtime();
+    const auditOnly = (dryRun: boolean) => (dryRun ? { mode: "audit" as const } : {});
     let parsed;
     try {
       parsed = parseReconcileRequest(await readBody(request), {
@@ -51,7 +53,7 @@ export function createReconcileHttpHandler(runtime: () => Runtime) {
       await scheduler.schedule(
         [{ resourceId, afterSeconds: 0, reason: "requested over HTTP" }],
         context.invocationId,
-        parsed.dryRun ? { mode: "audit" } : {},
+        auditOnly(parsed.dryRun),
       );
       return {
         status: 202,
@@ -64,16 +66,13 @@ export function createReconcileHttpHandler(runtime: () => Runtime) {
         },
       };
     }
-    const result = await coalescer.run(`${mode} ${parsed.resourceId}`, () =>
-      engine.reconcile([{ kind: "resource", resourceId: parsed.resourceId }], {
-        runId: context.invocationId,
-        trigger: "http",
-        mode,
-        correlationId: context.invocationId,
-      }),
-    );
-    await recordOutcomes(runtime(), result.outcomes, context);
-    await scheduler.schedule(result.requeue, context.invocationId, parsed.dryRun ? { mode: "audit" } : {});
+    const result = await reconcileResource({ engine, coalescer }, parsed.resourceId, {
+      runId: context.invocationId,
+      trigger: "http",
+      mode,
+      correlationId: context.invocationId,
+    });
+    await finishRun(runtime(), context, result, context.invocationId, auditOnly(parsed.dryRun));
     return {
       status: 200,
       jsonBody: { runId: context.invocationId, mode, outcomes: result.outcomes, errors: result.errors },

@@ -4,7 +4,8 @@ import type { RunResult } from "../engine/engine.js";
 import { poisonOutcomes } from "../engine/poison.js";
 import { parseReconcileMessage, ReconcileMessageError } from "../engine/scheduler.js";
 import type { OutcomeRecord } from "../model/outcome.js";
-import { recordOutcomes, sharedRuntime, type Runtime } from "./runtime.js";
+import { reconcileResource } from "../engine/events.js";
+import { finishRun, recordOutcomes, sharedRuntime, type Runtime } from "./runtime.js";
 
 /** Thrown so the host retries the message (and, after its retries, moves it to the poison queue). */
 export class ReconcileRetryError extends Error {
@@ -34,16 +35,13 @@ export function createReconcileQueueHandler(runtime: () => Runtime) {
       return undefined;
     }
     const mode = message.mode ?? config.mode;
-    const result = await coalescer.run(`${mode} ${message.resourceId}`, () =>
-      engine.reconcile([{ kind: "resource", resourceId: message.resourceId }], {
-        runId: context.invocationId,
-        trigger: "queue",
-        mode,
-        correlationId: message.correlationId,
-      }),
-    );
-    await recordOutcomes(runtime(), result.outcomes, context);
-    await scheduler.schedule(result.requeue, message.correlationId, mode === "audit" ? { mode } : {});
+    const result = await reconcileResource({ engine, coalescer }, message.resourceId, {
+      runId: context.invocationId,
+      trigger: "queue",
+      mode,
+      correlationId: message.correlationId,
+    });
+    await finishRun(runtime(), context, result, message.correlationId, mode === "audit" ? { mode } : {});
     const failed = result.outcomes.filter((o) => o.Status === "failed");
     context.log(
       `${message.resourceId}: ${String(result.outcomes.length)} outcomes, ${String(failed.length)} failed`,

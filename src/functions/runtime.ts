@@ -10,7 +10,7 @@ import type { InvocationContext } from "@azure/functions";
 import type { OutcomeRecord } from "../model/outcome.js";
 import { deliverOutcomes, type DeliveryReport } from "../outcomes/delivery.js";
 import { createCoalescer, type Coalescer } from "../engine/coalesce.js";
-import { createEngine, type Engine } from "../engine/engine.js";
+import { createEngine, type Engine, type RunResult } from "../engine/engine.js";
 import { createQueueScheduler, type ReconcileScheduler } from "../engine/scheduler.js";
 import { ConfigError, loadConfig, type Config } from "../model/config.js";
 
@@ -117,6 +117,22 @@ export async function recordOutcomes(
   for (const { row, reason } of report.rejected) {
     context.error(`outcomes: the stream refused the ${row.Check} outcome of ${row.ResourceId}: ${reason}`);
   }
+}
+
+/**
+ * How every trigger ends a run: its errors logged, its outcomes recorded, and what waits scheduled
+ * on the queue (a rollout's next step, a busy resource) without waiting for the next sweep.
+ */
+export async function finishRun(
+  runtime: Runtime,
+  context: InvocationContext,
+  result: RunResult,
+  correlationId: string,
+  options: { readonly mode?: "audit" } = {},
+): Promise<void> {
+  for (const error of result.errors) context.error(`${error.scope}: ${error.code}: ${error.message}`);
+  await recordOutcomes(runtime, result.outcomes, context);
+  await runtime.scheduler.schedule(result.requeue, correlationId, options);
 }
 
 let shared: Runtime | undefined;

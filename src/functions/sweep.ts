@@ -1,14 +1,14 @@
 import { app, type InvocationContext, type Timer } from "@azure/functions";
 import { forEachConcurrently } from "../engine/concurrency.js";
-import type { RunResult } from "../engine/engine.js";
-import { recordOutcomes, sharedRuntime, type Runtime } from "./runtime.js";
+import { mergeRunResults, type RunResult } from "../engine/engine.js";
+import { finishRun, sharedRuntime, type Runtime } from "./runtime.js";
 
 const SWEEP_CONCURRENCY = 4;
 
 /** The timer sweep: every subscription in scope (the allow-list, else all the identity can see). */
 export function createSweepHandler(runtime: () => Runtime) {
   return async (_timer: Timer, context: InvocationContext): Promise<RunResult> => {
-    const { config, azure, engine, scheduler } = runtime();
+    const { config, azure, engine } = runtime();
     const subscriptionIds =
       config.subscriptions.length > 0 ? config.subscriptions : await azure.resources.listSubscriptionIds();
     // Subscriptions in parallel, a few at a time: each run reads its own subscription's resources.
@@ -23,21 +23,13 @@ export function createSweepHandler(runtime: () => Runtime) {
         }),
       );
     });
-    const requeue = results.flatMap((r) => r.requeue).sort((a, b) => a.afterSeconds - b.afterSeconds);
-    const result: RunResult = {
-      outcomes: results.flatMap((r) => r.outcomes),
-      errors: results.flatMap((r) => r.errors),
-      requeue,
-      requeueAfterSeconds: requeue[0]?.afterSeconds,
-    };
-    await recordOutcomes(runtime(), result.outcomes, context);
+    const result = mergeRunResults(results);
     // Unfinished rollouts and busy resources get their next look without waiting for the next sweep.
-    await scheduler.schedule(result.requeue, context.invocationId);
+    await finishRun(runtime(), context, result, context.invocationId);
     const failed = result.outcomes.filter((o) => o.Status === "failed").length;
     context.log(
       `sweep of ${subscriptionIds.length} subscriptions: ${result.outcomes.length} outcomes, ${failed} failed, ${result.errors.length} errors`,
     );
-    for (const error of result.errors) context.error(`${error.scope}: ${error.code}: ${error.message}`);
     return result;
   };
 }
