@@ -1,20 +1,14 @@
 import { QueueClient } from "@azure/storage-queue";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { SimEvent } from "../../sim/index.js";
 import { RECONCILE_QUEUE } from "../../src/azure/queue.js";
 import type { EventsResult } from "../../src/engine/events.js";
 import { createEventGridHandler } from "../../src/functions/eventgrid.js";
-import { startAzurite, type Azurite } from "../support/azurite.js";
+import { useAzurite } from "../support/azurite.js";
 import { SUB_A, cluster, clusterId, estate } from "../support/estate.js";
 import { startFunctionsWorld, type FunctionsWorld } from "../support/functions.js";
 
-let azurite: Azurite;
-beforeAll(async () => {
-  azurite = await startAzurite();
-});
-afterAll(async () => {
-  await azurite.stop();
-});
+const azurite = useAzurite();
 let world: FunctionsWorld | undefined;
 afterEach(async () => {
   await world?.close();
@@ -60,7 +54,7 @@ async function deliver(w: FunctionsWorld, event: unknown): Promise<EventsResult 
 
 describe("Event Grid trigger", () => {
   it("protects a new cluster seconds after its creation event, correlated with the event", async () => {
-    world = await startFunctionsWorld(estate([cluster("aks-new")]), azurite);
+    world = await startFunctionsWorld(estate([cluster("aks-new")]), azurite());
     const result = await deliver(world, clusterWritten(clusterId("aks-new")));
     expect(clusterPuts(world, "aks-new")).toHaveLength(1);
     const outcomes = result?.outcomes ?? [];
@@ -76,7 +70,7 @@ describe("Event Grid trigger", () => {
   });
 
   it("writes once however often the same event is delivered, in sequence or all at once", async () => {
-    world = await startFunctionsWorld(estate([cluster("aks-dup"), cluster("aks-storm")]), azurite);
+    world = await startFunctionsWorld(estate([cluster("aks-dup"), cluster("aks-storm")]), azurite());
     const event = clusterWritten(clusterId("aks-dup"));
     for (let i = 0; i < 5; i += 1) await deliver(world, event);
     expect(clusterPuts(world, "aks-dup")).toHaveLength(1);
@@ -87,7 +81,7 @@ describe("Event Grid trigger", () => {
   });
 
   it("handles events out of order: an older write arriving last changes nothing", async () => {
-    world = await startFunctionsWorld(estate([cluster("aks-order")]), azurite);
+    world = await startFunctionsWorld(estate([cluster("aks-order")]), azurite());
     const older = { ...clusterWritten(clusterId("aks-order")), eventTime: "2026-11-25T10:00:00Z" };
     const newer = { ...clusterWritten(clusterId("aks-order")), eventTime: "2026-11-25T10:05:00Z" };
     await deliver(world, newer);
@@ -100,7 +94,7 @@ describe("Event Grid trigger", () => {
 
   it("converges on the events its own writes cause: at most one no-op reconcile, never a loop", async () => {
     const caused: SimEvent[] = [];
-    world = await startFunctionsWorld(estate([cluster("aks-loop")]), azurite, {}, (event) =>
+    world = await startFunctionsWorld(estate([cluster("aks-loop")]), azurite(), {}, (event) =>
       caused.push(event),
     );
     await deliver(world, clusterWritten(clusterId("aks-loop")));
@@ -118,7 +112,7 @@ describe("Event Grid trigger", () => {
   });
 
   it("is quiet about a resource deleted before it looks: skipped, not failed", async () => {
-    world = await startFunctionsWorld(estate([]), azurite);
+    world = await startFunctionsWorld(estate([]), azurite());
     const result = await deliver(world, clusterWritten(clusterId("aks-gone")));
     const forCluster = (result?.outcomes ?? []).filter((o) => o.ResourceId === clusterId("aks-gone"));
     expect(forCluster.length).toBeGreaterThan(0);
@@ -127,7 +121,7 @@ describe("Event Grid trigger", () => {
   });
 
   it("completes a malformed event with one error line and touches nothing", async () => {
-    world = await startFunctionsWorld(estate([cluster("aks-x")]), azurite);
+    world = await startFunctionsWorld(estate([cluster("aks-x")]), azurite());
     const result = await deliver(world, { eventType: "Microsoft.Resources.ResourceWriteSuccess", data: "?" });
     expect(world.sim.requests).toEqual([]);
     const errors = world.logs.filter((l) => l.level === "error");
@@ -139,7 +133,7 @@ describe("Event Grid trigger", () => {
   });
 
   it("ignores events about other resources, at debug level, without a request", async () => {
-    world = await startFunctionsWorld(estate([]), azurite);
+    world = await startFunctionsWorld(estate([]), azurite());
     const storage = `/subscriptions/${SUB_A}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1`;
     await deliver(world, clusterWritten(storage, "Microsoft.Storage/storageAccounts/write"));
     expect(world.sim.requests).toEqual([]);
@@ -152,7 +146,7 @@ describe("Event Grid trigger", () => {
   });
 
   it("ignores subscriptions outside AUTOPROTECT_SUBSCRIPTIONS", async () => {
-    world = await startFunctionsWorld(estate([cluster("aks-out")]), azurite, {
+    world = await startFunctionsWorld(estate([cluster("aks-out")]), azurite(), {
       AUTOPROTECT_SUBSCRIPTIONS: "0a1b2c3d-0000-4000-8000-0000000000ff",
     });
     const result = await deliver(world, clusterWritten(clusterId("aks-out")));
@@ -165,8 +159,8 @@ describe("Event Grid trigger", () => {
 
   it("schedules a busy cluster's retry on the queue once, however many events ask", async () => {
     const busy = cluster("aks-busy-queue", { properties: { provisioningState: "Updating" } });
-    world = await startFunctionsWorld(estate([busy]), azurite);
-    const queue = new QueueClient(azurite.connectionString, RECONCILE_QUEUE);
+    world = await startFunctionsWorld(estate([busy]), azurite());
+    const queue = new QueueClient(azurite().connectionString, RECONCILE_QUEUE);
     await queue.createIfNotExists();
     const before = (await queue.getProperties()).approximateMessagesCount ?? 0;
     await deliver(world, clusterWritten(clusterId("aks-busy-queue")));

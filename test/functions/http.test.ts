@@ -1,20 +1,14 @@
 import { HttpRequest } from "@azure/functions";
 import { QueueClient } from "@azure/storage-queue";
 import fc from "fast-check";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { RECONCILE_QUEUE } from "../../src/azure/queue.js";
 import { createReconcileHttpHandler } from "../../src/functions/http.js";
-import { startAzurite, type Azurite } from "../support/azurite.js";
+import { useAzurite } from "../support/azurite.js";
 import { SUB_A, SUB_B, cluster, clusterId, estate } from "../support/estate.js";
 import { startFunctionsWorld, type FunctionsWorld } from "../support/functions.js";
 
-let azurite: Azurite;
-beforeAll(async () => {
-  azurite = await startAzurite();
-});
-afterAll(async () => {
-  await azurite.stop();
-});
+const azurite = useAzurite();
 let world: FunctionsWorld | undefined;
 afterEach(async () => {
   await world?.close();
@@ -41,7 +35,7 @@ async function call(w: FunctionsWorld, request: HttpRequest) {
 
 describe("POST /api/reconcile", () => {
   it("reconciles one resource and answers 200 with its outcomes; dryRun writes nothing", async () => {
-    world = await startFunctionsWorld(estate([cluster("aks-http")]), azurite);
+    world = await startFunctionsWorld(estate([cluster("aks-http")]), azurite());
     const dry = await call(world, post(JSON.stringify({ resourceId: clusterId("aks-http"), dryRun: true })));
     expect(dry.status).toBe(200);
     expect(dry.body.mode).toBe("audit");
@@ -56,8 +50,8 @@ describe("POST /api/reconcile", () => {
   });
 
   it("answers 202 for a subscription and continues through the queue", async () => {
-    world = await startFunctionsWorld(estate([]), azurite);
-    const queue = new QueueClient(azurite.connectionString, RECONCILE_QUEUE);
+    world = await startFunctionsWorld(estate([]), azurite());
+    const queue = new QueueClient(azurite().connectionString, RECONCILE_QUEUE);
     await queue.createIfNotExists();
     await queue.clearMessages();
     const response = await call(world, post(JSON.stringify({ subscriptionId: SUB_B })));
@@ -138,7 +132,7 @@ describe("POST /api/reconcile", () => {
     ],
   ];
   it.each(badInput)("refuses %s with problem+json naming it", async (_name, request, status, detail) => {
-    world = await startFunctionsWorld(estate([]), azurite);
+    world = await startFunctionsWorld(estate([]), azurite());
     const response = await call(world, request);
     expect(response.status).toBe(status);
     expect(response.headers?.["content-type"]).toBe("application/problem+json");
@@ -147,14 +141,14 @@ describe("POST /api/reconcile", () => {
   });
 
   it("refuses a subscription outside AUTOPROTECT_SUBSCRIPTIONS", async () => {
-    world = await startFunctionsWorld(estate([]), azurite, { AUTOPROTECT_SUBSCRIPTIONS: SUB_A });
+    world = await startFunctionsWorld(estate([]), azurite(), { AUTOPROTECT_SUBSCRIPTIONS: SUB_A });
     const response = await call(world, post(JSON.stringify({ subscriptionId: SUB_B })));
     expect(response.status).toBe(400);
     expect(response.body.detail).toBe(`subscription ${SUB_B} is not in AUTOPROTECT_SUBSCRIPTIONS`);
   });
 
   it("never fails on arbitrary bodies: every refusal is a 4xx that names the problem", async () => {
-    world = await startFunctionsWorld(estate([]), azurite);
+    world = await startFunctionsWorld(estate([]), azurite());
     const w = world;
     const body = fc.oneof(
       fc.string(),

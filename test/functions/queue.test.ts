@@ -1,5 +1,5 @@
 import { QueueClient } from "@azure/storage-queue";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { createReconcileQueue, RECONCILE_POISON_QUEUE } from "../../src/azure/queue.js";
 import { createTableScheduleLedger } from "../../src/azure/schedule-ledger.js";
 import {
@@ -12,17 +12,11 @@ import {
   createReconcileQueueHandler,
   ReconcileRetryError,
 } from "../../src/functions/queue.js";
-import { startAzurite, type Azurite } from "../support/azurite.js";
+import { useAzurite } from "../support/azurite.js";
 import { cluster, clusterId, estate } from "../support/estate.js";
 import { startFunctionsWorld, type FunctionsWorld } from "../support/functions.js";
 
-let azurite: Azurite;
-beforeAll(async () => {
-  azurite = await startAzurite();
-});
-afterAll(async () => {
-  await azurite.stop();
-});
+const azurite = useAzurite();
 let world: FunctionsWorld | undefined;
 afterEach(async () => {
   await world?.close();
@@ -34,13 +28,13 @@ let queues = 0;
 function isolatedScheduler(now?: () => Date) {
   queues += 1;
   const queueName = `reconcile-test-${String(queues)}`;
-  const queue = new QueueClient(azurite.connectionString, queueName);
+  const queue = new QueueClient(azurite().connectionString, queueName);
   const scheduler = createQueueScheduler({
     ledger: createTableScheduleLedger({
-      connectionString: azurite.connectionString,
+      connectionString: azurite().connectionString,
       tableName: `Schedule${String(queues)}`,
     }),
-    queue: createReconcileQueue({ connectionString: azurite.connectionString, queueName }),
+    queue: createReconcileQueue({ connectionString: azurite().connectionString, queueName }),
     ...(now === undefined ? {} : { now }),
   });
   return { scheduler, queue };
@@ -80,7 +74,7 @@ describe("delayed reconcile work on an Azure Storage queue (Azurite)", () => {
   });
 
   it("runs a current message through the engine with the queue trigger, and drops a superseded one", async () => {
-    world = await startFunctionsWorld(estate([cluster("aks-queued")]), azurite);
+    world = await startFunctionsWorld(estate([cluster("aks-queued")]), azurite());
     const { scheduler, queue } = isolatedScheduler();
     const runtime = { ...world.runtime, scheduler };
     const handler = createReconcileQueueHandler(() => runtime);
@@ -104,7 +98,7 @@ describe("delayed reconcile work on an Azure Storage queue (Azurite)", () => {
   });
 
   it("throws a failing run back to the host for its retries; the poison queue turns it into failed outcomes", async () => {
-    world = await startFunctionsWorld(estate([cluster("aks-broken")]), azurite);
+    world = await startFunctionsWorld(estate([cluster("aks-broken")]), azurite());
     const { scheduler, queue } = isolatedScheduler();
     const runtime = { ...world.runtime, scheduler };
     world.sim.injectFault({
@@ -155,7 +149,7 @@ describe("delayed reconcile work on an Azure Storage queue (Azurite)", () => {
   });
 
   it("drops a message it cannot read with one error line", async () => {
-    world = await startFunctionsWorld(estate([]), azurite);
+    world = await startFunctionsWorld(estate([]), azurite());
     const handler = createReconcileQueueHandler(() => (world as FunctionsWorld).runtime);
     for (const body of ["not json", { version: 2 }, { version: 1, resourceId: "/subscriptions/x" }]) {
       expect(await handler(body, world.context())).toBeUndefined();

@@ -3,7 +3,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Timer } from "@azure/functions";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../sim/index.js";
 import { createOutcomeUploader } from "../../src/azure/ingestion.js";
 import { createTableSpool } from "../../src/azure/outcome-spool.js";
@@ -13,7 +13,7 @@ import type { OutcomeRecord } from "../../src/model/outcome.js";
 import { deliverOutcomes, type OutcomeSpool } from "../../src/outcomes/delivery.js";
 import { createFileSpool } from "../../src/outcomes/file-spool.js";
 import { OUTCOME_COLUMNS, OUTCOME_STREAM } from "../../src/outcomes/schema.js";
-import { startAzurite, type Azurite } from "../support/azurite.js";
+import { useAzurite } from "../support/azurite.js";
 import { SUB_A, cluster, clusterId, estate } from "../support/estate.js";
 import { startFunctionsWorld, type FunctionsWorld } from "../support/functions.js";
 
@@ -25,13 +25,7 @@ const ingestionSim = {
   workspaceId: WORKSPACE,
 };
 
-let azurite: Azurite;
-beforeAll(async () => {
-  azurite = await startAzurite();
-});
-afterAll(async () => {
-  await azurite.stop();
-});
+const azurite = useAzurite();
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
   await Promise.all(closers.splice(0).map((close) => close()));
@@ -58,7 +52,7 @@ let spools = 0;
 function tableSpool(): OutcomeSpool {
   spools += 1;
   return createTableSpool({
-    connectionString: azurite.connectionString,
+    connectionString: azurite().connectionString,
     tableName: `Spool${String(spools)}`,
   });
 }
@@ -183,7 +177,7 @@ describe("a simulated sweep through the Functions runtime", () => {
     try {
       world = await startFunctionsWorld(
         estate([cluster("aks-one"), cluster("aks-two")]),
-        azurite,
+        azurite(),
         {
           AUTOPROTECT_STATE_DIR: stateDir,
           AUTOPROTECT_DCR_ID: RULE,

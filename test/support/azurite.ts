@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll } from "vitest";
 
 /**
  * Azurite for tests: the `azurite` bin of the azurite devDependency (Blob, Queue and Table services), run
@@ -174,4 +175,19 @@ async function answers(url: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** One Azurite for the test file: started before its tests, stopped after; call the result to reach it. */
+export function useAzurite(): () => Azurite {
+  let azurite: Azurite | undefined;
+  beforeAll(async () => {
+    azurite = await startAzurite();
+  });
+  afterAll(async () => {
+    await azurite?.stop();
+  });
+  return () => {
+    if (azurite === undefined) throw new Error("Azurite is not started yet (use it inside a test)");
+    return azurite;
+  };
 }
