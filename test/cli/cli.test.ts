@@ -2,29 +2,12 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../src/cli/main.js";
 import { SIMULATED_WORKSPACE_ID } from "../../src/cli/simulate.js";
 import { CHECK_IDS, STATUSES } from "../../src/model/checks.js";
 import { OUTCOME_FIELDS, type OutcomeRecord } from "../../src/model/outcome.js";
 import { BASE_ENV } from "../support/azure.js";
+import { cli } from "../support/cli.js";
 import { PROTECTED_PROPERTIES, SUB_A, cluster, clusterId, estate } from "../support/estate.js";
-
-interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], env: Record<string, string> = BASE_ENV): Promise<Captured> {
-  let stdout = "";
-  let stderr = "";
-  const code = await runCli(args, {
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    env,
-  });
-  return { code, stdout, stderr };
-}
 
 function records(stdout: string): OutcomeRecord[] {
   return stdout
@@ -240,18 +223,6 @@ describe("autoprotect event", () => {
     metadataVersion: "1",
   });
 
-  async function cliWithStdin(args: string[], stdin: string): Promise<Captured> {
-    let stdout = "";
-    let stderr = "";
-    const code = await runCli(args, {
-      stdout: { write: (t: string) => (stdout += t) },
-      stderr: { write: (t: string) => (stderr += t) },
-      env: BASE_ENV,
-      readStdin: () => Promise.resolve(stdin),
-    });
-    return { code, stdout, stderr };
-  }
-
   it("handles a creation event from a file as the trigger does, correlated with the event id", async () => {
     const file = join(dir, "created.json");
     await writeFile(
@@ -278,8 +249,9 @@ describe("autoprotect event", () => {
       ),
       writeEvent("evt-c", storage, "Microsoft.Storage/storageAccounts/write"),
     ];
-    const result = await cliWithStdin(
+    const result = await cli(
       ["event", "-", "--simulate", estatePath, "--json", "--dry-run"],
+      BASE_ENV,
       JSON.stringify(events),
     );
     expect(result.code).toBe(0);
@@ -299,7 +271,7 @@ describe("autoprotect event", () => {
     ],
     ["a number", "42", /must be a JSON object or an array/],
   ])("exits 2 with one line for %s, and runs nothing", async (_name, stdin, message) => {
-    const result = await cliWithStdin(["event", "-", "--simulate", estatePath, "--json"], stdin);
+    const result = await cli(["event", "-", "--simulate", estatePath, "--json"], BASE_ENV, stdin);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe("");
     expect(result.stderr.trim().split("\n")).toHaveLength(1);

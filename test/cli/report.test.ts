@@ -11,24 +11,8 @@ import type { OutcomeRecord } from "../../src/model/outcome.js";
 import { OUTCOME_STREAM } from "../../src/outcomes/schema.js";
 import type { Estate } from "../../sim/index.js";
 import { BASE_ENV } from "../support/azure.js";
+import { cli } from "../support/cli.js";
 import { SUB_A, clusterId, estate, workspace, workspaceId } from "../support/estate.js";
-
-interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], env: Record<string, string> = BASE_ENV): Promise<Captured> {
-  let stdout = "";
-  let stderr = "";
-  const code = await runCli(args, {
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    env,
-  });
-  return { code, stdout, stderr };
-}
 
 const CUSTOMER_ID = "5f0a7a0e-3b8c-4f1e-9a55-2f5c6d7e8f90";
 const HOUR = 3_600_000;
