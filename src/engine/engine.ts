@@ -273,11 +273,6 @@ class Run implements RunContext {
   private async reconcilePlan(subscriptionId: string, plan: PlanName): Promise<boolean> {
     const check: CheckId = plan === "Containers" ? "defender.containers-plan" : "defender.apis-plan";
     if (!this.enabled(check)) return true;
-    let supportedServices: number | undefined;
-    const planner = (pricing: PricingSnapshot): Finding<PricingUpdate> =>
-      plan === "Containers"
-        ? planContainersPlan(pricing)
-        : planApisPlan(pricing, this.config.apiSubPlan, supportedServices);
     const base = {
       subscriptionId,
       resourceId: pricingId(subscriptionId, plan),
@@ -287,10 +282,15 @@ class Run implements RunContext {
     };
     try {
       const pricing = await this.azure.security.getPricing(subscriptionId, plan);
-      // Counting services costs a list call, only needed when the plan would be turned on.
-      if (plan === "Api" && planner(pricing).verdict === "change") {
-        supportedServices = await this.supportedServiceCount(subscriptionId);
-      }
+      // Counting services costs a list call, only needed when the APIs plan would be turned on.
+      const supportedServices =
+        plan === "Api" && planApisPlan(pricing, this.config.apiSubPlan).verdict === "change"
+          ? await this.supportedServiceCount(subscriptionId)
+          : undefined;
+      const planner = (snapshot: PricingSnapshot): Finding<PricingUpdate> =>
+        plan === "Containers"
+          ? planContainersPlan(snapshot)
+          : planApisPlan(snapshot, this.config.apiSubPlan, supportedServices);
       const finding = planner(pricing);
       if (finding.verdict !== "change" || this.info.mode === "audit") {
         this.emit({ ...base, ...this.unapplied(finding) });
