@@ -24,4 +24,19 @@ export {
 } from "./defender-sensor.js";
 export { EXCLUDED_BY_TAG, exclusionReason, findTagExclusion, type TagExclusion } from "./exclusion.js";
 export { planSensorWorkspace } from "./sensor-workspace.js";
-export { apiEligibility, isConsumptionTier, isSeparateApi, type ApiEligibility } from "./api-onboarding.js";
+export {
+  API_TYPE,
+  WORKSPACE_API_TYPE,
+  apiEligibility,
+  inventoryApis,
+  isConsumptionTier,
+  isSeparateApi,
+  planApiOnboarding,
+  serviceRefusal,
+  type ApiCollectionChange,
+  type ApiEligibility,
+  type ApiInventory,
+  type ApiOnboardingFinding,
+  type PlannedApi,
+  type RolloutGate,
+} from "./api-onboarding.js";

@@ -1,50 +1,391 @@
-import { apiEligibility, exclusionReason, isConsumptionTier, isSeparateApi } from "../checks/index.js";
-import { AzureApiError } from "../azure/errors.js";
-import type { ApiCollectionSnapshot, ApiSnapshot, ApimServiceSnapshot } from "../model/apim.js";
+import {
+  inventoryApis,
+  isSeparateApi,
+  planApiOnboarding,
+  serviceRefusal,
+  type ApiInventory,
+  type ApiOnboardingFinding,
+  type PlannedApi,
+  type RolloutGate,
+} from "../checks/index.js";
+import { AzureApiError, isNotFound } from "../azure/errors.js";
+import type {
+  ApiCollectionSnapshot,
+  ApimServiceSnapshot,
+  ApimServiceView,
+  CapacityReading,
+} from "../model/apim.js";
 import { RESOURCE_TYPES, type CheckId } from "../model/checks.js";
-import { parseResourceId } from "../model/resource-id.js";
+import type { Mode } from "../model/outcome.js";
+import { parseResourceId, type ParsedResourceId } from "../model/resource-id.js";
 import type { OutcomeFields } from "../outcomes/record.js";
-import { decideRolloutStep } from "../rollout/controller.js";
+import { decideRolloutStep, recordApplied, rolloutNeedsLook } from "../rollout/controller.js";
 import { rolloutSettings } from "../rollout/settings.js";
-import { RolloutConflictError } from "../rollout/state-store.js";
-import type { RolloutDecision } from "../rollout/types.js";
+import {
+  RolloutConflictError,
+  RolloutStateCorruptError,
+  type StoredRollout,
+} from "../rollout/state-store.js";
+import type { AppliedStep, RolloutDecision, RolloutSettings, RolloutState } from "../rollout/types.js";
 import { forEachConcurrently } from "./concurrency.js";
 import { describeError, failureReason } from "./errors.js";
 import type { RunContext } from "./run-context.js";
 
 const CHECK: CheckId = "apim.api-onboarding";
-const WORKSPACE_API_TYPE = "Microsoft.ApiManagement/service/workspaces/apis";
+/** A read that failed (a listing, the rollout state, the capacity metric) is tried again after this long. */
+const READ_RETRY_SECONDS = 300;
 const SERVICE_BUSY_RETRY_SECONDS = 300;
 const PLAN_RETRY_SECONDS = 600;
 const CONFLICT_RETRY_SECONDS = 60;
+/** An onboarding whose PUT returned before it finished is looked at again after this long. */
+const UNFINISHED_RETRY_SECONDS = 120;
+/** A rollback DELETE that failed is tried again after this long (the controller retries it on every run). */
+const ROLLBACK_RETRY_SECONDS = 120;
 /** Onboarding calls in flight at once within one step (a step is already a small batch). */
 const ONBOARDING_CONCURRENCY = 4;
 
 type OutcomeBody = Pick<OutcomeFields, "status" | "reason" | "action" | "details">;
 
-interface ApiView {
-  readonly api: ApiSnapshot;
-  readonly note: string | undefined;
-  readonly details: Record<string, unknown>;
+/**
+ * Whether an Azure error means "busy now, try again later" rather than a failure: the one place that
+ * says so for onboarding, until the adapters speak domain errors.
+ */
+export function isBusy(error: unknown): boolean {
+  return (
+    error instanceof AzureApiError &&
+    (error.statusCode === 409 ||
+      error.statusCode === 412 ||
+      error.statusCode === 429 ||
+      error.code === "OperationNotAllowed")
+  );
 }
 
-function succeeded(collection: ApiCollectionSnapshot | undefined): boolean {
-  return collection?.provisioningState.toLowerCase() === "succeeded";
+// ---------------------------------------------------------------------------------------------
+// One rollout step: read the state and the capacity, decide, claim, apply, record
+
+/** What a rollout step touches, so the same sequence runs against Azure or against a model of it. */
+export interface RolloutPorts {
+  readonly mode: Mode;
+  now(): Date;
+  getState(): Promise<StoredRollout | undefined>;
+  /** Compare-and-swap: throws RolloutConflictError when the stored version is not `version`. */
+  putState(state: RolloutState, version: string | undefined): Promise<string>;
+  readCapacity(): Promise<CapacityReading>;
+  /** A long-running PUT; returns the collection as it ended (or as it stood when the wait ended). */
+  onboard(apiName: string): Promise<ApiCollectionSnapshot>;
+  offboard(apiName: string): Promise<void>;
 }
 
-function running(collection: ApiCollectionSnapshot | undefined): boolean {
-  const state = collection?.provisioningState.toLowerCase();
-  return state !== undefined && state !== "succeeded" && state !== "failed" && state !== "canceled";
+/** What became of one write of a step. */
+export type WriteResult =
+  | { readonly kind: "onboarded" }
+  | { readonly kind: "unfinished"; readonly state: string }
+  | { readonly kind: "failed"; readonly error: unknown }
+  | { readonly kind: "offboarded" }
+  | { readonly kind: "not-offboarded"; readonly error: unknown };
+
+export interface RolloutRun {
+  readonly gate: RolloutGate | undefined;
+  /** Lower-cased API name → what its write did (enforce mode only). */
+  readonly writes: ReadonlyMap<string, WriteResult>;
 }
 
-function withNote(reason: string, note: string | undefined): string {
-  return note === undefined ? reason : `${reason}; ${note}`;
+function readFailure(error: unknown): RolloutGate {
+  // A damaged state needs a person (the error says what to do); anything else is tried again.
+  const retry = error instanceof RolloutStateCorruptError ? {} : { retryAfterSeconds: READ_RETRY_SECONDS };
+  return { kind: "failed", reason: failureReason(error), details: { ...describeError(error), ...retry } };
 }
 
 /**
- * Reconciles one API Management service: every current API gets one `apim.api-onboarding`
- * outcome; eligible ones are onboarded to Defender for APIs one controller step per run.
- * With `focusApi`, only that API's outcome and those of APIs this run changed are written.
+ * Reads the stored state and the capacity, decides, and in enforce mode claims the step with a
+ * compare-and-swap before any write (a duplicate run loses it and writes nothing), offboards what a
+ * rollback owes, onboards the batch, and records what came of it with a second compare-and-swap. Audit
+ * mode stops after the decision: the same reads and the same decision, no write and no state update.
+ */
+export async function runRolloutStep(
+  ports: RolloutPorts,
+  serviceId: string,
+  inventory: Pick<ApiInventory, "pending" | "onboarded" | "inProgress">,
+  settings: RolloutSettings,
+): Promise<RolloutRun> {
+  const none = new Map<string, WriteResult>();
+  let stored: StoredRollout | undefined;
+  let reading: CapacityReading;
+  try {
+    stored = await ports.getState();
+    const waiting = inventory.pending.length + inventory.inProgress.length > 0;
+    if (!waiting && !rolloutNeedsLook(stored?.state, ports.now(), settings)) {
+      return { gate: undefined, writes: none };
+    }
+    reading = await ports.readCapacity();
+  } catch (error) {
+    return { gate: readFailure(error), writes: none };
+  }
+  const decision = decideRolloutStep({
+    serviceId,
+    now: ports.now(),
+    state: stored?.state,
+    reading,
+    ...inventory,
+    settings,
+  });
+  const gate: RolloutGate = { kind: "decided", decision };
+  if (ports.mode === "audit") return { gate, writes: none };
+  let version: string;
+  try {
+    version = await ports.putState(decision.nextState, stored?.version);
+  } catch (error) {
+    if (error instanceof RolloutConflictError) {
+      const reason = "another run is taking this rollout step";
+      return { gate: { kind: "held", reason, retryAfterSeconds: CONFLICT_RETRY_SECONDS }, writes: none };
+    }
+    return { gate: readFailure(error), writes: none };
+  }
+  const writes = await applyDecision(ports, decision);
+  try {
+    await ports.putState(recordApplied(decision.nextState, decision, applied(writes, ports.now())), version);
+  } catch {
+    // Lost (a conflict, the store down): the next run reads the same facts back from Azure.
+  }
+  return { gate, writes };
+}
+
+/** Offboards what a rollback owes (absent counts as done), then onboards the batch. */
+async function applyDecision(
+  ports: RolloutPorts,
+  decision: RolloutDecision,
+): Promise<Map<string, WriteResult>> {
+  const writes = new Map<string, WriteResult>();
+  await forEachConcurrently(decision.offboard, ONBOARDING_CONCURRENCY, async (name) => {
+    try {
+      await ports.offboard(name);
+      writes.set(name.toLowerCase(), { kind: "offboarded" });
+    } catch (error) {
+      writes.set(
+        name.toLowerCase(),
+        isNotFound(error) ? { kind: "offboarded" } : { kind: "not-offboarded", error },
+      );
+    }
+  });
+  await forEachConcurrently(decision.onboard, ONBOARDING_CONCURRENCY, async (name) => {
+    try {
+      const collection = await ports.onboard(name);
+      writes.set(name.toLowerCase(), onboardResult(collection));
+    } catch (error) {
+      writes.set(name.toLowerCase(), { kind: "failed", error });
+    }
+  });
+  return writes;
+}
+
+function onboardResult(collection: ApiCollectionSnapshot): WriteResult {
+  const state = collection.provisioningState;
+  switch (state.toLowerCase()) {
+    case "succeeded":
+      return { kind: "onboarded" };
+    case "failed":
+    case "canceled":
+      return {
+        kind: "failed",
+        error: new AzureApiError(`onboarding ended ${state}`, `Onboarding${state}`, undefined),
+      };
+    default:
+      return { kind: "unfinished", state };
+  }
+}
+
+function applied(writes: ReadonlyMap<string, WriteResult>, at: Date): AppliedStep {
+  const entries = [...writes.entries()];
+  const codeOf = (error: unknown): string => describeError(error).code;
+  return {
+    at,
+    unfinished: entries.filter(([, w]) => w.kind === "unfinished").map(([name]) => name),
+    onboardCodes: entries.flatMap(([, w]) => (w.kind === "failed" ? [codeOf(w.error)] : [])),
+    notOffboarded: entries.filter(([, w]) => w.kind === "not-offboarded").map(([name]) => name),
+    offboardCodes: entries.flatMap(([, w]) => (w.kind === "not-offboarded" ? [codeOf(w.error)] : [])),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reconciler: read the view, decide, apply, emit
+
+/** The service, its APIs and, unless it is refused outright, their workspaces, gateways and collections. */
+async function readServiceView(
+  run: RunContext,
+  id: ParsedResourceId,
+  listed: ApimServiceSnapshot | undefined,
+): Promise<ApimServiceView | undefined> {
+  const service = listed ?? (await run.azure.apim.getService(id.id));
+  if (service === undefined) return undefined;
+  const resourceGroupTags =
+    id.resourceGroup === undefined ? undefined : await run.tagsOf(id.subscriptionId, id.resourceGroup);
+  const apis = await run.azure.apim.listApis(service.id);
+  const nothingMore = {
+    workspaceApis: [],
+    selfHostedGatewaysByApi: new Map<string, string[]>(),
+    collections: new Map<string, ApiCollectionSnapshot>(),
+  };
+  // Refusals need no further reads.
+  if (serviceRefusal(service, resourceGroupTags, run.config.excludeTag) !== undefined) {
+    return { service, resourceGroupTags, apis, ...nothingMore };
+  }
+  const [workspaceApis, selfHostedGatewaysByApi, collections] = await Promise.all([
+    run.azure.apim.listWorkspaceApis(service.id),
+    run.azure.apim.listSelfHostedGatewayAssignments(service.id),
+    run.azure.security
+      .listApiCollections(service.id)
+      .then((list) => new Map(list.map((c) => [c.apiName.toLowerCase(), c] as const))),
+  ]);
+  return { service, resourceGroupTags, apis, workspaceApis, selfHostedGatewaysByApi, collections };
+}
+
+/** The rollout's say for this service: held before deciding (service busy, plan off, no store), or a step. */
+async function decideRollout(
+  run: RunContext,
+  service: ApimServiceSnapshot,
+  inventory: ApiInventory,
+): Promise<RolloutRun> {
+  const none: RolloutRun = { gate: undefined, writes: new Map() };
+  if (inventory.eligible.length === 0) return none;
+  const waiting = inventory.pending.length + inventory.inProgress.length > 0;
+  const hold = (reason: string, retryAfterSeconds: number): RolloutRun =>
+    waiting ? { gate: { kind: "held", reason, retryAfterSeconds }, writes: new Map() } : none;
+  const state = service.provisioningState ?? "Succeeded";
+  if (waiting && state.toLowerCase() !== "succeeded") {
+    return hold(
+      `the API Management service is ${state}; onboarding waits until it has finished`,
+      SERVICE_BUSY_RETRY_SECONDS,
+    );
+  }
+  if (waiting && !(await run.planReady(parseResourceId(service.id).subscriptionId, "Api"))) {
+    return hold("waiting for the Defender for APIs plan to be on in this subscription", PLAN_RETRY_SECONDS);
+  }
+  const store = run.rolloutStore;
+  if (store === undefined) {
+    return hold(
+      "no rollout state store is configured, so onboarding cannot be paced safely",
+      PLAN_RETRY_SECONDS,
+    );
+  }
+  const ports: RolloutPorts = {
+    mode: run.info.mode,
+    now: () => run.now(),
+    getState: () => store.get(service.id),
+    putState: (next, version) => store.put(next, version),
+    readCapacity: () => run.azure.monitor.readApimCapacity(service, run.now()),
+    onboard: (name) => run.azure.security.onboardApi(service.id, name),
+    offboard: (name) => run.azure.security.offboardApi(service.id, name),
+  };
+  return runRolloutStep(ports, service.id, inventory, rolloutSettings(run.config));
+}
+
+/** A finding reported as it stands: audit mode, or nothing was written for it. */
+function reported(run: RunContext, finding: ApiOnboardingFinding): OutcomeBody {
+  if (finding.verdict === "failed") {
+    return { status: "failed", reason: finding.reason, details: finding.details };
+  }
+  return run.unapplied(finding);
+}
+
+/** The outcome of an API this run wrote for, from what the write did. */
+function written(planned: PlannedApi, write: WriteResult): OutcomeBody {
+  const { finding } = planned;
+  const details = finding.details ?? {};
+  const action = finding.verdict === "change" ? finding.action : undefined;
+  const withAction = action === undefined ? {} : { action };
+  switch (write.kind) {
+    case "onboarded":
+      return {
+        status: "remediated",
+        reason: "was not onboarded to Defender for APIs",
+        ...withAction,
+        details,
+      };
+    case "unfinished":
+      return {
+        status: "deferred",
+        reason: "onboarding to Defender for APIs is in progress",
+        ...withAction,
+        details: { ...details, collectionState: write.state, retryAfterSeconds: UNFINISHED_RETRY_SECONDS },
+      };
+    case "failed": {
+      const error = describeError(write.error);
+      if (isBusy(write.error)) {
+        return {
+          status: "deferred",
+          reason: `the service is busy (${error.code}); the next rollout step tries again`,
+          ...withAction,
+          details: { ...details, ...error, retryAfterSeconds: SERVICE_BUSY_RETRY_SECONDS },
+        };
+      }
+      const retryAfterSeconds = (details.step as { nextLookSeconds?: number } | undefined)?.nextLookSeconds;
+      return {
+        status: "failed",
+        reason: failureReason(write.error),
+        ...withAction,
+        details: { ...details, ...error, retryAfterSeconds: retryAfterSeconds ?? SERVICE_BUSY_RETRY_SECONDS },
+      };
+    }
+    case "offboarded":
+      return {
+        status: "deferred",
+        reason: `offboarded again: ${finding.reason}`,
+        ...withAction,
+        details: { ...details, rolledBack: true, retryAfterSeconds: ROLLBACK_RETRY_SECONDS },
+      };
+    case "not-offboarded": {
+      const error = describeError(write.error);
+      if (finding.verdict === "manual") {
+        return { status: "manual", reason: finding.reason, details: { ...details, ...error } };
+      }
+      return {
+        status: "deferred",
+        reason: `${finding.reason}; offboarding it failed (${error.code}) and is retried`,
+        ...withAction,
+        details: { ...details, ...error, rolledBack: false, retryAfterSeconds: ROLLBACK_RETRY_SECONDS },
+      };
+    }
+  }
+}
+
+/** Writes this reconciler's outcomes; with `focusApi`, only that API's and those of APIs this run wrote for. */
+function outcomeWriter(run: RunContext, id: ParsedResourceId, focusApi: string | undefined) {
+  const startedAt = run.now().getTime();
+  const focus = focusApi?.toLowerCase();
+  const focusedId = focusApi === undefined ? undefined : `${id.id}/apis/${focusApi}`;
+  const emit = (resourceId: string, resourceType: string, body: OutcomeBody): void => {
+    run.emit({
+      subscriptionId: id.subscriptionId,
+      resourceId,
+      resourceType,
+      check: CHECK,
+      startedAt,
+      ...body,
+    });
+  };
+  return {
+    /** The service, its APIs or its collections could not be read: one outcome on what was asked about. */
+    unreadable(error: unknown): void {
+      const details = { ...describeError(error), retryAfterSeconds: READ_RETRY_SECONDS };
+      const body: OutcomeBody = { status: "failed", reason: failureReason(error), details };
+      if (focusedId !== undefined) emit(focusedId, RESOURCE_TYPES.apimApi, body);
+      else emit(id.id, RESOURCE_TYPES.apimService, body);
+    },
+    missing(reason: string): void {
+      if (focusedId !== undefined) emit(focusedId, RESOURCE_TYPES.apimApi, { status: "skipped", reason });
+    },
+    planned(planned: PlannedApi, body: OutcomeBody, wrote: boolean): void {
+      if (focus !== undefined && planned.api.name.toLowerCase() !== focus && !wrote) return;
+      const reason = planned.note === undefined ? body.reason : `${body.reason}; ${planned.note}`;
+      emit(planned.api.id, planned.resourceType, { ...body, reason });
+    },
+  };
+}
+
+/**
+ * Reconciles one API Management service: every current API gets one `apim.api-onboarding` outcome;
+ * eligible ones are onboarded to Defender for APIs one rollout step per run. With `focusApi`, only that
+ * API's outcome and those of APIs this run changed are written.
  */
 export async function reconcileApimService(
   run: RunContext,
@@ -53,327 +394,31 @@ export async function reconcileApimService(
   focusApi: string | undefined,
 ): Promise<void> {
   if (!run.enabled(CHECK)) return;
-  const startedAt = run.now().getTime();
-  const parsed = parseResourceId(serviceId);
-  const changed = new Set<string>();
-  const emit = (resourceId: string, resourceType: string, apiName: string, body: OutcomeBody): void => {
-    if (
-      focusApi !== undefined &&
-      apiName.toLowerCase() !== focusApi.toLowerCase() &&
-      !changed.has(apiName.toLowerCase())
-    ) {
-      return;
-    }
-    run.emit({
-      subscriptionId: parsed.subscriptionId,
-      resourceId,
-      resourceType,
-      check: CHECK,
-      startedAt,
-      ...body,
-    });
-  };
-  const emitApi = (view: ApiView, body: OutcomeBody): void => {
-    emit(view.api.id, RESOURCE_TYPES.apimApi, view.api.name, {
-      ...body,
-      reason: withNote(body.reason, view.note),
-      details: { ...view.details, ...body.details },
-    });
-  };
-  const focusedId = focusApi === undefined ? undefined : `${parsed.id}/apis/${focusApi}`;
-  const failService = (error: unknown): void => {
-    if (focusedId !== undefined && focusApi !== undefined) {
-      emit(focusedId, RESOURCE_TYPES.apimApi, focusApi, {
-        status: "failed",
-        reason: failureReason(error),
-        details: describeError(error),
-      });
-    } else {
-      const { code, message } = describeError(error);
-      run.recordError({ scope: parsed.id, code, message: `reading API Management service: ${message}` });
-    }
-  };
-
-  let service: ApimServiceSnapshot | undefined;
-  let apis: ApiSnapshot[];
-  let groupTags: Record<string, string> | undefined;
+  const id = parseResourceId(serviceId);
+  const out = outcomeWriter(run, id, focusApi);
+  let view: ApimServiceView | undefined;
   try {
-    service = listed ?? (await run.azure.apim.getService(parsed.id));
-    if (service === undefined) {
-      if (focusedId !== undefined && focusApi !== undefined) {
-        emit(focusedId, RESOURCE_TYPES.apimApi, focusApi, {
-          status: "skipped",
-          reason: "the API Management service no longer exists",
-        });
-      }
-      return;
-    }
-    groupTags =
-      parsed.resourceGroup === undefined
-        ? undefined
-        : await run.tagsOf(parsed.subscriptionId, parsed.resourceGroup);
-    apis = (await run.azure.apim.listApis(service.id)).filter(isSeparateApi);
+    view = await readServiceView(run, id, listed);
   } catch (error) {
-    failService(error);
+    out.unreadable(error);
     return;
   }
-  if (
-    focusApi !== undefined &&
-    !apis.some((a) => a.name.toLowerCase() === focusApi.toLowerCase()) &&
-    focusedId
-  ) {
-    emit(focusedId, RESOURCE_TYPES.apimApi, focusApi, {
-      status: "skipped",
-      reason: "the API no longer exists",
-    });
-  }
-
-  // Refusals that need no further reads.
-  const excluded = exclusionReason(run.config.excludeTag, service.tags, groupTags);
-  if (excluded !== undefined || isConsumptionTier(service)) {
-    for (const api of apis) {
-      const verdict = apiEligibility(service, api, { inWorkspace: false, selfHostedGateways: [] });
-      const reason = excluded ?? (verdict.eligible ? "" : verdict.reason);
-      emit(api.id, RESOURCE_TYPES.apimApi, api.name, {
-        status: "skipped",
-        reason,
-        details: { sku: service.sku.name },
-      });
-    }
+  if (view === undefined) {
+    out.missing("the API Management service no longer exists");
     return;
   }
-
-  let workspaceApis: ApiSnapshot[];
-  let gateways: Map<string, string[]>;
-  let collections: Map<string, ApiCollectionSnapshot>;
-  try {
-    [workspaceApis, gateways, collections] = await Promise.all([
-      run.azure.apim.listWorkspaceApis(service.id),
-      run.azure.apim.listSelfHostedGatewayAssignments(service.id),
-      run.azure.security
-        .listApiCollections(service.id)
-        .then((list) => new Map(list.map((c) => [c.apiName.toLowerCase(), c] as const))),
-    ]);
-  } catch (error) {
-    failService(error);
-    return;
+  const focus = focusApi?.toLowerCase();
+  if (focus !== undefined && !view.apis.some((a) => isSeparateApi(a) && a.name.toLowerCase() === focus)) {
+    out.missing("the API no longer exists");
   }
-
-  for (const api of workspaceApis.filter(isSeparateApi)) {
-    const verdict = apiEligibility(service, api, { inWorkspace: true, selfHostedGateways: [] });
-    if (!verdict.eligible) {
-      emit(api.id, WORKSPACE_API_TYPE, api.name, {
-        status: "skipped",
-        reason: verdict.reason,
-        details: verdict.details,
-      });
-    }
-  }
-
-  // Every eligible API ends with exactly one outcome, decided below and written at the end.
-  const views = new Map<string, ApiView>();
-  const decided = new Map<string, OutcomeBody>();
-  const pending: string[] = [];
-  const onboarded: string[] = [];
-  const inProgress: string[] = [];
-  for (const api of apis) {
-    const verdict = apiEligibility(service, api, {
-      inWorkspace: false,
-      selfHostedGateways: gateways.get(api.name.toLowerCase()) ?? [],
-    });
-    if (!verdict.eligible) {
-      emit(api.id, RESOURCE_TYPES.apimApi, api.name, {
-        status: "skipped",
-        reason: verdict.reason,
-        details: verdict.details,
-      });
-      continue;
-    }
-    views.set(api.name, { api, note: verdict.note, details: verdict.details });
-    const collection = collections.get(api.name.toLowerCase());
-    if (succeeded(collection)) {
-      onboarded.push(api.name);
-      decided.set(api.name, { status: "compliant", reason: "onboarded to Defender for APIs" });
-    } else if (running(collection)) {
-      inProgress.push(api.name);
-      decided.set(api.name, {
-        status: "deferred",
-        reason: "onboarding to Defender for APIs is in progress",
-        details: {
-          retryAfterSeconds: SERVICE_BUSY_RETRY_SECONDS,
-          collectionState: collection?.provisioningState,
-        },
-      });
-    } else {
-      pending.push(api.name);
-    }
-  }
-
-  await decideAndApply(run, service, { pending, onboarded, inProgress }, decided, changed);
-  for (const [name, body] of decided) {
-    const view = views.get(name);
-    if (view !== undefined) emitApi(view, body);
-  }
-}
-
-/** Takes this run's rollout step for the service (or says why not), filling in an outcome for each API it touches. */
-async function decideAndApply(
-  run: RunContext,
-  service: ApimServiceSnapshot,
-  apis: { pending: string[]; onboarded: string[]; inProgress: string[] },
-  decided: Map<string, OutcomeBody>,
-  changed: Set<string>,
-): Promise<void> {
-  const { pending, onboarded, inProgress } = apis;
-  const setPending = (body: OutcomeBody): void => {
-    for (const name of pending) decided.set(name, body);
-  };
-  const wait = (reason: string, retryAfterSeconds: number, details: Record<string, unknown> = {}): void => {
-    setPending({ status: "deferred", reason, details: { ...details, retryAfterSeconds } });
-  };
-
-  if (pending.length === 0 && inProgress.length === 0) return;
-  const state = service.provisioningState ?? "Succeeded";
-  if (state.toLowerCase() !== "succeeded") {
-    wait(
-      `the API Management service is ${state}; onboarding waits until it has finished`,
-      SERVICE_BUSY_RETRY_SECONDS,
+  const inventory = inventoryApis(view, run.config.excludeTag);
+  const { gate, writes } = await decideRollout(run, view.service, inventory);
+  for (const planned of planApiOnboarding(inventory, gate)) {
+    const write = writes.get(planned.api.name.toLowerCase());
+    out.planned(
+      planned,
+      write === undefined ? reported(run, planned.finding) : written(planned, write),
+      write !== undefined,
     );
-    return;
   }
-  if (run.info.mode === "audit") {
-    for (const name of pending) {
-      decided.set(name, {
-        status: "planned",
-        reason: "not onboarded to Defender for APIs",
-        action: `onboard ${name} to Defender for APIs, gradually while capacity allows`,
-      });
-    }
-    return;
-  }
-  if (!(await run.planReady(parseResourceId(service.id).subscriptionId, "Api"))) {
-    wait("waiting for the Defender for APIs plan to be on in this subscription", PLAN_RETRY_SECONDS);
-    return;
-  }
-  const store = run.rolloutStore;
-  if (store === undefined) {
-    wait("no rollout state store is configured, so onboarding cannot be paced safely", PLAN_RETRY_SECONDS);
-    return;
-  }
-
-  let decision: RolloutDecision;
-  try {
-    const stored = await store.get(service.id);
-    const reading = await run.azure.monitor.readApimCapacity(service, run.now());
-    decision = decideRolloutStep({
-      serviceId: service.id,
-      now: run.now(),
-      state: stored?.state,
-      reading,
-      pending,
-      onboarded,
-      inProgress,
-      settings: rolloutSettings(run.config),
-    });
-    // Claim the step before acting: a duplicate or concurrent run loses the compare-and-swap and does nothing.
-    await store.put(decision.nextState, stored?.version);
-  } catch (error) {
-    if (error instanceof RolloutConflictError) {
-      wait("another run is taking this rollout step", CONFLICT_RETRY_SECONDS);
-      return;
-    }
-    setPending({ status: "failed", reason: failureReason(error), details: describeError(error) });
-    return;
-  }
-
-  const step = decision.details;
-  for (const [name, status] of decision.perApi) {
-    if (status.kind === "manual")
-      decided.set(name, { status: "manual", reason: status.reason, details: { step } });
-    if (status.kind === "waiting" || status.kind === "rolled-back") {
-      decided.set(name, {
-        status: "deferred",
-        reason: status.reason,
-        details: {
-          step,
-          retryAfterSeconds: status.retryAfterSeconds,
-          rolledBack: status.kind === "rolled-back",
-        },
-      });
-    }
-  }
-  const retryAfterSeconds = decision.nextLookSeconds ?? PLAN_RETRY_SECONDS;
-  const onboarding = new Set(decision.onboard);
-  for (const name of pending) {
-    if (!decided.has(name) && !onboarding.has(name)) {
-      decided.set(name, {
-        status: "deferred",
-        reason: "queued for a later rollout step",
-        details: { step, retryAfterSeconds },
-      });
-    }
-  }
-  for (const name of decision.offboard) {
-    if (decided.get(name)?.status !== "deferred") {
-      decided.set(name, {
-        status: "deferred",
-        reason: "offboarded again: capacity passed the critical level after its rollout step",
-        details: { step, retryAfterSeconds, rolledBack: true },
-      });
-    }
-  }
-  for (const name of [...decision.offboard, ...decision.onboard]) changed.add(name.toLowerCase());
-
-  await forEachConcurrently(decision.offboard, ONBOARDING_CONCURRENCY, async (name) => {
-    try {
-      await run.azure.security.offboardApi(service.id, name);
-    } catch (error) {
-      decided.set(name, {
-        status: "failed",
-        reason: `rollback: ${failureReason(error)}`,
-        details: describeError(error),
-      });
-    }
-  });
-  await forEachConcurrently(decision.onboard, ONBOARDING_CONCURRENCY, async (name) => {
-    const action = `onboard ${name} to Defender for APIs`;
-    try {
-      const collection = await run.azure.security.onboardApi(service.id, name);
-      decided.set(
-        name,
-        succeeded(collection)
-          ? {
-              status: "remediated",
-              reason: "was not onboarded to Defender for APIs",
-              action,
-              details: { step },
-            }
-          : {
-              status: "failed",
-              reason: `onboarding ended ${collection.provisioningState}`,
-              action,
-              details: { step },
-            },
-      );
-    } catch (error) {
-      const busy =
-        error instanceof AzureApiError && (error.statusCode === 409 || error.code === "OperationNotAllowed");
-      decided.set(
-        name,
-        busy
-          ? {
-              status: "deferred",
-              reason: `the service is busy (${describeError(error).code}); will retry`,
-              action,
-              details: { retryAfterSeconds: SERVICE_BUSY_RETRY_SECONDS },
-            }
-          : {
-              status: "failed",
-              reason: failureReason(error),
-              action,
-              details: { ...describeError(error), step },
-            },
-      );
-    }
-  });
 }

@@ -1,24 +1,35 @@
 /**
- * The onboarding rollout controller: a pure function from what a run sees (stored state, the
- * instance's capacity reading, which APIs are onboarded) to one step: what to onboard, what to roll
- * back, what to store, and when to look again. The engine applies the step; this module does no I/O.
+ * The onboarding rollout controller: a pure function from what a run read (stored state, the instance's
+ * capacity reading, which APIs Azure shows onboarded or running) to one step: what to onboard, what to
+ * offboard, what to store, and when to look again. The engine applies the step; this module does no I/O.
+ *
+ * It learns only from what happened: a step is judged by the collections read back afterwards, never by
+ * the batch it claimed, so a step whose writes failed (or whose run died) teaches nothing and counts
+ * against an error budget instead.
  */
 import type {
+  AppliedStep,
   ApiRolloutStatus,
+  FailureStreak,
+  PendingRollback,
   RolloutDecision,
   RolloutInput,
   RolloutSettings,
   RolloutState,
+  StepRecord,
 } from "./types.js";
+import { ROLLOUT_SCHEMA_VERSION } from "./types.js";
 
 /** A step stays "on trial" this long: a critical reading within it rolls the step back. */
 const MIN_OBSERVATION_MINUTES = 60;
 /** How long to wait before reading again when Azure Monitor had no data. */
 const NO_DATA_RETRY_SECONDS = 300;
-/** After a rollback, no new step for this long: the instance needs time to settle and the metric to show it. */
-const ROLLBACK_COOL_DOWN_SECONDS = 600;
+/** After a rollback or an unexplained critical reading, no new step for this long. */
+const COOL_DOWN_SECONDS = 600;
 /** How long to wait for an onboarding that is still running before looking again. */
 const IN_PROGRESS_RETRY_SECONDS = 120;
+/** How soon a rollback's DELETEs that failed are tried again. */
+const ROLLBACK_RETRY_SECONDS = 120;
 /** Never look again sooner than this, even with a zero rollout interval (metrics need a minute). */
 const MIN_LOOK_SECONDS = 60;
 /** Points kept free under the limit: metric noise and the next minute's traffic live there. */
@@ -27,20 +38,29 @@ const MARGIN_POINTS = 2;
 const ESTIMATE_SAFETY = 1.5;
 /** A flat reading after a step does not prove an API is free; the estimate never drops below this. */
 const MIN_PER_API_ESTIMATE = 0.02;
+/** The code a failed step carries when the run that took it recorded nothing (it died, or lost its write). */
+export const STEP_INTERRUPTED = "StepInterrupted";
+/** ...and when it recorded no error, yet Azure shows none of its APIs onboarded. */
+export const STEP_NOT_CONFIRMED = "OnboardingNotConfirmed";
 
 export function initialRolloutState(serviceId: string, settings: RolloutSettings): RolloutState {
   return {
+    schemaVersion: ROLLOUT_SCHEMA_VERSION,
     serviceId,
     batchSize: settings.initialBatchSize,
-    lastBatch: [],
     steps: 0,
     rollbacks: 0,
     rolledBack: [],
+    inProgressSince: {},
   };
 }
 
 function lower(name: string): string {
   return name.toLowerCase();
+}
+
+function lowerSet(names: readonly string[]): Set<string> {
+  return new Set(names.map(lower));
 }
 
 function compareNames(a: string, b: string): number {
@@ -56,7 +76,7 @@ function compareNames(a: string, b: string): number {
  * block the rest.
  */
 export function rolloutOrder(pending: readonly string[], rolledBack: readonly string[]): string[] {
-  const back = new Set(rolledBack.map(lower));
+  const back = lowerSet(rolledBack);
   const fresh = pending.filter((name) => !back.has(lower(name))).sort(compareNames);
   const retried = pending.filter((name) => back.has(lower(name))).sort(compareNames);
   return [...fresh, ...retried];
@@ -68,6 +88,10 @@ function minutesBetween(from: string | undefined, to: Date): number | undefined 
   return Number.isNaN(start) ? undefined : (to.getTime() - start) / 60_000;
 }
 
+function addSeconds(at: Date | string, seconds: number): string {
+  return new Date(new Date(at).getTime() + seconds * 1000).toISOString();
+}
+
 function round1(value: number): number {
   return Math.round(value * 10) / 10;
 }
@@ -76,38 +100,43 @@ function percentText(value: number): string {
   return `${String(round1(value))}%`;
 }
 
+function codesText(codes: readonly string[]): string {
+  return codes.length === 0 ? "no error code" : [...new Set(codes)].join(", ");
+}
+
 /** Points left under the limit, less the margin. */
 function headroomPoints(percent: number, settings: RolloutSettings): number {
   return settings.limitPercent - MARGIN_POINTS - percent;
 }
 
 /**
- * Batch size for the next step, from what the last step cost against the room that is left: a step
- * that used under a quarter of the remaining headroom doubles the batch, one that used half or more
- * halves it (so batches shrink as capacity rises toward the limit), anything between keeps it.
+ * Batch size after a measured step, from what it cost against the room left: a step that used under a
+ * quarter of the remaining headroom doubles the batch, one that used half or more halves it (so batches
+ * shrink as capacity rises toward the limit), anything between keeps it.
  */
-export function nextBatchSize(state: RolloutState, percent: number, settings: RolloutSettings): number {
-  const current = Math.max(1, Math.min(state.batchSize, settings.maxBatchSize));
-  if (state.steps === 0 || state.readingBeforeLastStep === undefined) return current;
+export function nextBatchSize(
+  batchSize: number,
+  rise: number,
+  percent: number,
+  settings: RolloutSettings,
+): number {
+  const current = Math.max(1, Math.min(batchSize, settings.maxBatchSize));
   const headroom = headroomPoints(percent, settings);
-  const rise = percent - state.readingBeforeLastStep;
   if (headroom <= 0 || rise >= headroom / 2) return Math.max(1, Math.floor(current / 2));
   if (rise <= headroom / 4) return Math.min(settings.maxBatchSize, current * 2);
   return current;
 }
 
 /**
- * The load one onboarded API adds, learned from the last step: the rise of the reading over the batch
- * size. It follows a higher measurement at once and a lower one slowly (noise must not talk it
- * down). Undefined until a step has been measured; each step is measured once.
+ * The load one API adds, from a rise of the reading over the APIs that were actually onboarded. It
+ * follows a higher measurement at once and a lower one slowly (noise must not talk it down).
  */
-export function learnPerApiEstimate(state: RolloutState, percent: number): number | undefined {
-  if (state.readingBeforeLastStep === undefined || state.lastBatch.length === 0) return state.perApiEstimate;
-  const measured = Math.max(
-    MIN_PER_API_ESTIMATE,
-    (percent - state.readingBeforeLastStep) / state.lastBatch.length,
-  );
-  const previous = state.perApiEstimate;
+export function learnPerApiEstimate(
+  previous: number | undefined,
+  rise: number,
+  onboardedApis: number,
+): number {
+  const measured = Math.max(MIN_PER_API_ESTIMATE, rise / Math.max(1, onboardedApis));
   if (previous === undefined || measured >= previous) return measured;
   return 0.75 * previous + 0.25 * measured;
 }
@@ -131,29 +160,17 @@ export function headroomCap(
   return headroom >= perApi ? 1 : 0;
 }
 
-/** Whether the reading has a data point from after the last step began. */
-function hasSeenLastStep(state: RolloutState, latestAt: string | undefined): boolean {
-  if (state.lastStepAt === undefined || latestAt === undefined) return false;
-  return Date.parse(latestAt) >= Date.parse(state.lastStepAt);
+/** Whether the metric has a data point at least `minutes` after `at`: what happened then shows in it. */
+function metricCovers(latestAt: string | undefined, at: string, minutes: number): boolean {
+  return latestAt !== undefined && Date.parse(latestAt) >= Date.parse(at) + minutes * 60_000;
 }
 
-/**
- * Learns from the last step once, on the first reading that covers it: the load per API and the next
- * batch size. The measurement is consumed, so hours of waiting afterwards do not re-learn from it.
- */
-export function measureLastStep(
-  state: RolloutState,
-  percent: number,
-  latestAt: string | undefined,
-  settings: RolloutSettings,
-): RolloutState {
-  if (state.readingBeforeLastStep === undefined || !hasSeenLastStep(state, latestAt)) return state;
-  return {
-    ...state,
-    perApiEstimate: learnPerApiEstimate(state, percent),
-    batchSize: nextBatchSize(state, percent, settings),
-    readingBeforeLastStep: undefined,
-  };
+/** Whether the whole reading is from after `at` (plus `minutes`): its peak no longer includes what came before. */
+function readingIsAfter(reading: RolloutInput["reading"], at: string, minutes: number): boolean {
+  return (
+    metricCovers(reading.latestAt, at, minutes) &&
+    Date.parse(reading.windowStart) >= Date.parse(at) + minutes * 60_000
+  );
 }
 
 function observationMinutes(settings: RolloutSettings): number {
@@ -164,248 +181,592 @@ function intervalSeconds(settings: RolloutSettings): number {
   return Math.max(MIN_LOOK_SECONDS, Math.round(settings.intervalMinutes * 60));
 }
 
-function statusFor(
-  names: readonly string[],
-  status: ApiRolloutStatus,
-  into: Map<string, ApiRolloutStatus> = new Map(),
-): Map<string, ApiRolloutStatus> {
-  for (const name of names) into.set(name, status);
-  return into;
+// ---------------------------------------------------------------------------------------------
+// Bookkeeping on what this run read, before any rule
+
+/** What the rules decide from: the state brought up to date with what Azure shows now. */
+interface Context {
+  readonly input: RolloutInput;
+  readonly settings: RolloutSettings;
+  readonly now: Date;
+  readonly nowIso: string;
+  readonly percent: number | undefined;
+  readonly state: RolloutState;
+  /** Pending APIs in rollout order. */
+  readonly order: readonly string[];
+  /** Onboardings running, within the bound, and those past it (stuck). */
+  readonly running: readonly string[];
+  readonly stuck: readonly string[];
+  /** Lower-cased names with a collection (Succeeded or running): what a rollback can still offboard. */
+  readonly live: ReadonlySet<string>;
+  readonly baseDetails: Record<string, unknown>;
+}
+
+/** Remembers when each running onboarding was first seen; those running past the bound are stuck. */
+function trackInProgress(input: RolloutInput, state: RolloutState) {
+  const since: Record<string, string> = {};
+  for (const name of input.inProgress) {
+    since[lower(name)] = state.inProgressSince[lower(name)] ?? input.now.toISOString();
+  }
+  const isStuck = (name: string): boolean =>
+    (minutesBetween(since[lower(name)], input.now) ?? 0) >= input.settings.stuckAfterMinutes;
+  return {
+    state: { ...state, inProgressSince: since },
+    running: input.inProgress.filter((name) => !isStuck(name)),
+    stuck: input.inProgress.filter(isStuck),
+  };
+}
+
+/** A rollback is done once every collection is gone, and cleared once the metric has had time to show it. */
+function trackRollback(state: RolloutState, live: ReadonlySet<string>, input: RolloutInput): RolloutState {
+  const { rollback } = state;
+  if (rollback === undefined) return state;
+  const apis = rollback.apis.filter((name) => live.has(lower(name)));
+  if (apis.length > 0) {
+    const { doneAt: _doneAt, ...owed } = rollback;
+    return { ...state, rollback: { ...owed, apis } };
+  }
+  const doneAt = rollback.doneAt ?? input.now.toISOString();
+  // The reading is the peak of a window: it shows the rollback once the window no longer holds the load before it.
+  if (readingIsAfter(input.reading, doneAt, input.settings.settleMinutes)) {
+    const { rollback: _done, ...rest } = state;
+    return rest;
+  }
+  return { ...state, rollback: { ...rollback, apis: [], doneAt } };
+}
+
+function failStep(state: RolloutState, step: StepRecord): RolloutState {
+  const codes = step.applied === undefined ? [STEP_INTERRUPTED] : step.applied.codes;
+  const previous = state.failures;
+  const failures: FailureStreak = {
+    steps: (previous?.steps ?? 0) + 1,
+    since: previous?.since ?? step.at,
+    lastAt: step.applied?.at ?? step.at,
+    codes: codes.length === 0 ? [STEP_NOT_CONFIRMED] : [...new Set(codes)],
+  };
+  return { ...state, failures, lastStep: { ...step, judged: "failed" } };
 }
 
 /**
- * Decides this run's step for one APIM service. The order of the rules matters: a rollback comes
- * first (safety), then anything that says "not now" (no data, over the limit, an onboarding still
- * running, pacing), and only then a new batch, sized by the batch size and the headroom left.
+ * Judges the last step once it has settled, from the collections Azure shows: none onboarded is a failed
+ * step (the error budget; nothing learned); otherwise, once the metric covers it, its load per API is
+ * learned from the APIs that were onboarded, and the batch size follows.
  */
-export function decideRolloutStep(input: RolloutInput): RolloutDecision {
+function judgeLastStep(state: RolloutState, running: readonly string[], input: RolloutInput): RolloutState {
+  const step = state.lastStep;
+  if (step === undefined || step.judged !== undefined) return state;
   const { settings, now, reading } = input;
-  const state = input.state ?? initialRolloutState(input.serviceId, settings);
-  const order = rolloutOrder(input.pending, state.rolledBack);
-  const percent = reading.percent;
-  const nowIso = now.toISOString();
-  const baseDetails = {
-    metric: reading.metric,
-    capacityPercent: percent === undefined ? null : round1(percent),
-    perRegion: reading.perRegion,
-    window: { start: reading.windowStart, end: reading.windowEnd },
-    limitPercent: settings.limitPercent,
-    criticalPercent: settings.criticalPercent,
-    batchSize: state.batchSize,
-    steps: state.steps,
-    rollbacks: state.rollbacks,
-    onboarded: input.onboarded.length,
-    inProgress: input.inProgress.length,
-    pending: input.pending.length,
-  };
-  const wait = (
-    reason: string,
-    retryAfterSeconds: number,
-    nextState: RolloutState,
-    extra: Record<string, unknown> = {},
-  ): RolloutDecision => ({
-    onboard: [],
-    offboard: [],
-    nextState,
-    perApi: statusFor(order, { kind: "waiting", reason, retryAfterSeconds }),
-    nextLookSeconds: retryAfterSeconds,
-    details: { ...baseDetails, decision: "wait", ...extra },
-  });
-
-  // 1. Rollback: the last step is still on trial and the instance crossed the critical level.
-  const sinceStep = minutesBetween(state.lastStepAt, now);
-  const trialMinutesLeft =
-    state.lastBatch.length > 0 && sinceStep !== undefined ? observationMinutes(settings) - sinceStep : 0;
-  const onTrial = state.lastBatch.length > 0 && sinceStep !== undefined && trialMinutesLeft >= 0;
-  if (onTrial && percent !== undefined && percent >= settings.criticalPercent) {
-    const live = new Set([...input.onboarded, ...input.inProgress].map(lower));
-    const offboard = state.lastBatch.filter((name) => live.has(lower(name)));
-    const rolledBackNames = new Set(state.rolledBack.map(lower));
-    const rolledBack = [
-      ...state.rolledBack,
-      ...state.lastBatch.filter((n) => !rolledBackNames.has(lower(n))),
-    ];
-    const retryAfterSeconds = Math.max(intervalSeconds(settings), ROLLBACK_COOL_DOWN_SECONDS);
-    const batchSize = Math.max(1, Math.floor(state.batchSize / 2));
-    const nextState: RolloutState = {
-      ...state,
-      batchSize,
-      lastStepAt: nowIso,
-      lastBatch: [],
-      readingBeforeLastStep: undefined,
-      perApiEstimate: learnPerApiEstimate(state, percent),
-      waitingSince: state.waitingSince ?? nowIso,
-      notBefore: new Date(now.getTime() + retryAfterSeconds * 1000).toISOString(),
-      rollbacks: state.rollbacks + 1,
-      rolledBack,
-    };
-    const reason =
-      `rolled back the last step (${String(state.lastBatch.length)} API(s)): capacity reached ` +
-      `${percentText(percent)}, over the critical ${percentText(settings.criticalPercent)}; ` +
-      `continuing later with batches of ${String(batchSize)}`;
-    const perApi = statusFor(order, { kind: "waiting", reason, retryAfterSeconds });
-    statusFor(offboard, { kind: "rolled-back", reason, retryAfterSeconds }, perApi);
-    return {
-      onboard: [],
-      offboard,
-      nextState,
-      perApi,
-      nextLookSeconds: retryAfterSeconds,
-      details: { ...baseDetails, decision: "rollback", rolledBack: offboard, nextBatchSize: batchSize },
-    };
+  const busy = lowerSet(running);
+  if (step.batch.some((name) => busy.has(lower(name)))) {
+    const { settledAt: _settledAt, ...unsettled } = step;
+    return { ...state, lastStep: unsettled };
   }
+  // Its run may still be applying it: only after a while is a missing record read as a run that died.
+  if (step.applied === undefined && (minutesBetween(step.at, now) ?? 0) < settings.unrecordedStepMinutes) {
+    return state;
+  }
+  const settled: StepRecord = { ...step, settledAt: step.settledAt ?? now.toISOString() };
+  const onboarded = lowerSet(input.onboarded);
+  const succeeded = step.batch.filter((name) => onboarded.has(lower(name))).length;
+  if (succeeded === 0) return failStep(state, settled);
+  const { failures: _streakEnds, ...rest } = state;
+  const percent = reading.percent;
+  const settledAt = settled.settledAt ?? now.toISOString();
+  if (percent === undefined || !metricCovers(reading.latestAt, settledAt, settings.settleMinutes)) {
+    return { ...rest, lastStep: settled };
+  }
+  const rise = percent - step.readingBefore;
+  return {
+    ...rest,
+    perApiEstimate: learnPerApiEstimate(state.perApiEstimate, rise, succeeded),
+    batchSize: nextBatchSize(state.batchSize, rise, percent, settings),
+    lastStep: { ...settled, judged: "measured" },
+  };
+}
 
-  // 2. No data: onboarding blind is exactly what this controller exists to prevent.
+function observe(input: RolloutInput): Context {
+  const { settings, now, reading } = input;
+  const tracked = trackInProgress(input, input.state ?? initialRolloutState(input.serviceId, settings));
+  const live = lowerSet([...input.onboarded, ...input.inProgress]);
+  const state = judgeLastStep(trackRollback(tracked.state, live, input), tracked.running, input);
+  const percent = reading.percent;
+  return {
+    input,
+    settings,
+    now,
+    nowIso: now.toISOString(),
+    percent,
+    state,
+    order: rolloutOrder(input.pending, state.rolledBack),
+    running: tracked.running,
+    stuck: tracked.stuck,
+    live,
+    baseDetails: {
+      metric: reading.metric,
+      capacityPercent: percent === undefined ? null : round1(percent),
+      perRegion: reading.perRegion,
+      window: { start: reading.windowStart, end: reading.windowEnd },
+      limitPercent: settings.limitPercent,
+      criticalPercent: settings.criticalPercent,
+      batchSize: state.batchSize,
+      steps: state.steps,
+      rollbacks: state.rollbacks,
+      onboarded: input.onboarded.length,
+      inProgress: input.inProgress.length,
+      stuck: tracked.stuck.length,
+      pending: input.pending.length,
+      ...(state.failures === undefined
+        ? {}
+        : { failedSteps: state.failures.steps, failureCodes: state.failures.codes }),
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building a decision
+
+interface Verdict {
+  readonly decision: string;
+  readonly state: RolloutState;
+  /** What every pending API hears (the batch of a step says otherwise for its own). */
+  readonly pending: ApiRolloutStatus;
+  readonly onboard?: readonly string[];
+  readonly offboard?: readonly string[];
+  readonly rollbackStatus?: ApiRolloutStatus;
+  readonly nextLookSeconds: number | undefined;
+  readonly details?: Record<string, unknown>;
+}
+
+/** Every API that is not simply onboarded gets a status: running and stuck ones, pending ones, a rollback's. */
+function decide(ctx: Context, verdict: Verdict): RolloutDecision {
+  const perApi = new Map<string, ApiRolloutStatus>();
+  const since = verdict.state.inProgressSince;
+  for (const name of ctx.running) {
+    perApi.set(name, {
+      kind: "waiting",
+      reason: "onboarding to Defender for APIs is in progress",
+      retryAfterSeconds: IN_PROGRESS_RETRY_SECONDS,
+    });
+  }
+  for (const name of ctx.stuck) {
+    perApi.set(name, {
+      kind: "manual",
+      reason:
+        `onboarding to Defender for APIs has been in progress since ${since[lower(name)] ?? "?"}, longer ` +
+        `than ${String(ctx.settings.stuckAfterMinutes)} minutes: look at the API's collection in Defender ` +
+        `for Cloud, or delete it so that autoprotect onboards the API again`,
+    });
+  }
+  for (const name of ctx.order) perApi.set(name, verdict.pending);
+  const offboard = verdict.offboard ?? [];
+  if (verdict.rollbackStatus !== undefined) {
+    for (const name of offboard) perApi.set(name, verdict.rollbackStatus);
+  }
+  const onboard = verdict.onboard ?? [];
+  for (const name of onboard) {
+    perApi.set(name, {
+      kind: "onboard",
+      reason:
+        `rollout step ${String(verdict.state.steps)}: capacity ${percentText(ctx.percent ?? 0)} is under ` +
+        `the ${percentText(ctx.settings.limitPercent)} limit`,
+    });
+  }
+  return {
+    onboard,
+    offboard,
+    nextState: verdict.state,
+    perApi,
+    nextLookSeconds: verdict.nextLookSeconds,
+    details: {
+      ...ctx.baseDetails,
+      decision: verdict.decision,
+      ...(verdict.state.rollback === undefined
+        ? {}
+        : {
+            rollback: {
+              since: verdict.state.rollback.since,
+              apis: verdict.state.rollback.apis,
+              codes: verdict.state.rollback.codes,
+            },
+          }),
+      ...verdict.details,
+    },
+  };
+}
+
+function wait(
+  ctx: Context,
+  state: RolloutState,
+  reason: string,
+  retryAfterSeconds: number,
+  details: Record<string, unknown> = {},
+): RolloutDecision {
+  return decide(ctx, {
+    decision: "wait",
+    state,
+    pending: { kind: "waiting", reason, retryAfterSeconds },
+    nextLookSeconds: retryAfterSeconds,
+    details,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rules, in order: a rollback owed or due, then anything that says "not now", then a step
+
+/**
+ * Rollback. A rollback owed is retried on every run until each collection of our last batch is gone
+ * (absent counts as done), and nothing new goes meanwhile; past the bound its APIs turn `manual`. A
+ * critical reading while our last step is on trial rolls back the APIs of that step that Azure shows
+ * onboarded; with nothing of ours to blame it pauses and asks a person, never offboarding anything else.
+ */
+function rollbackRule(ctx: Context): RolloutDecision | undefined {
+  const { state, percent, settings, now } = ctx;
+  if (state.rollback !== undefined) return owedRollback(ctx, state.rollback);
+  if (percent === undefined || percent < settings.criticalPercent) return undefined;
+  const step = state.lastStep;
+  const onTrial = step !== undefined && (minutesBetween(step.at, now) ?? 0) <= observationMinutes(settings);
+  const ours = onTrial ? step.batch.filter((name) => ctx.live.has(lower(name))) : [];
+  const over = `capacity reached ${percentText(percent)}, over the critical ${percentText(settings.criticalPercent)}`;
+  if (step === undefined || ours.length === 0) {
+    const paused: RolloutState = {
+      ...state,
+      notBefore: addSeconds(now, COOL_DOWN_SECONDS),
+      waitingSince: state.waitingSince ?? ctx.nowIso,
+    };
+    return decide(ctx, {
+      decision: "pause",
+      state: paused,
+      pending: {
+        kind: "manual",
+        reason:
+          `${over}, and no recent step of autoprotect's explains it (APIs onboarded by hand, or traffic): ` +
+          `onboarding is paused until capacity is under the limit; scale out or find the cause`,
+      },
+      nextLookSeconds: COOL_DOWN_SECONDS,
+    });
+  }
+  const rolledBackNames = lowerSet(state.rolledBack);
+  const batchSize = Math.max(1, Math.floor(state.batchSize / 2));
+  const { lastStep: _onTrial, ...rest } = state;
+  return owedRollback(
+    ctx,
+    {
+      since: ctx.nowIso,
+      apis: ours,
+      reason: `${over}, after a step of ${String(ours.length)} API(s)`,
+      codes: [],
+    },
+    {
+      ...rest,
+      batchSize,
+      perApiEstimate: learnPerApiEstimate(state.perApiEstimate, percent - step.readingBefore, ours.length),
+      rollbacks: state.rollbacks + 1,
+      rolledBack: [...state.rolledBack, ...ours.filter((name) => !rolledBackNames.has(lower(name)))],
+      notBefore: addSeconds(now, COOL_DOWN_SECONDS),
+      waitingSince: state.waitingSince ?? ctx.nowIso,
+    },
+  );
+}
+
+function owedRollback(
+  ctx: Context,
+  rollback: PendingRollback,
+  base: RolloutState = ctx.state,
+): RolloutDecision {
+  const state: RolloutState = { ...base, rollback };
+  const { settings, now } = ctx;
+  if (rollback.apis.length === 0) {
+    return wait(
+      ctx,
+      state,
+      "waiting for the metric to show the rollback of the last step before the next one",
+      MIN_LOOK_SECONDS,
+    );
+  }
+  const count = String(rollback.apis.length);
+  const overdue = (minutesBetween(rollback.since, now) ?? 0) >= settings.rollbackManualAfterMinutes;
+  const batches = String(state.batchSize);
+  const reason = `rolling back the last step: ${rollback.reason}; continuing later with batches of ${batches}`;
+  return decide(ctx, {
+    decision: "rollback",
+    state,
+    offboard: rollback.apis,
+    rollbackStatus: overdue
+      ? {
+          kind: "manual",
+          reason:
+            `rollback of ${count} API(s) failed (${codesText(rollback.codes)}) since ${rollback.since}: ` +
+            `offboard them or scale out; onboarding stays paused until they are gone`,
+        }
+      : { kind: "rolled-back", reason, retryAfterSeconds: ROLLBACK_RETRY_SECONDS },
+    pending: {
+      kind: "waiting",
+      reason: `waiting for the rollback of ${count} API(s) to finish (${rollback.reason})`,
+      retryAfterSeconds: ROLLBACK_RETRY_SECONDS,
+    },
+    nextLookSeconds: ROLLBACK_RETRY_SECONDS,
+    details: { rolledBack: rollback.apis, nextBatchSize: state.batchSize },
+  });
+}
+
+/**
+ * Capacity holds onboarding up (no data, at or over the limit, or no room for one more API under it):
+ * wait, and hand over to a person once that has lasted longer than the configured time.
+ */
+function waitForCapacity(
+  ctx: Context,
+  state: RolloutState,
+  why: string,
+  manualWhy: string = why,
+): RolloutDecision {
+  const { settings, now } = ctx;
+  const waitingSince = state.waitingSince ?? ctx.nowIso;
+  const waited = minutesBetween(waitingSince, now) ?? 0;
+  const next: RolloutState = { ...state, waitingSince };
+  const retryAfterSeconds = Math.max(intervalSeconds(settings), NO_DATA_RETRY_SECONDS);
+  const details = { waitingSince, perApiEstimate: state.perApiEstimate ?? null };
+  if (waited >= settings.manualAfterMinutes && ctx.order.length > 0) {
+    return decide(ctx, {
+      decision: "manual",
+      state: next,
+      pending: { kind: "manual", reason: `scale out: ${manualWhy} since ${waitingSince}` },
+      nextLookSeconds: retryAfterSeconds,
+      details,
+    });
+  }
+  return wait(
+    ctx,
+    next,
+    `${why}; onboarding waits (scale out the instance or lower its load for it to go on)`,
+    retryAfterSeconds,
+    details,
+  );
+}
+
+/** Capacity: no reading, or at or over the limit. */
+function capacityRule(ctx: Context): RolloutDecision | undefined {
+  const { percent, settings, state } = ctx;
   if (percent === undefined) {
     return wait(
-      `no ${reading.metric} data from Azure Monitor for the last 15 minutes; onboarding waits for a reading`,
-      NO_DATA_RETRY_SECONDS,
+      ctx,
       state,
+      `no ${ctx.input.reading.metric} data from Azure Monitor for the last 15 minutes; onboarding waits for a reading`,
+      NO_DATA_RETRY_SECONDS,
     );
   }
+  if (percent < settings.limitPercent) return undefined;
+  return waitForCapacity(
+    ctx,
+    state,
+    `capacity ${percentText(percent)} is at or over the ${percentText(settings.limitPercent)} limit`,
+    `capacity ${percentText(percent)} over the ${percentText(settings.limitPercent)} limit`,
+  );
+}
 
-  /**
-   * Capacity holds onboarding up (over the limit, or no room for one more API under it): wait, and
-   * hand over to a person once that has lasted longer than the configured time.
-   */
-  const waitForCapacity = (measured: RolloutState, why: string, manual: string): RolloutDecision => {
-    const waitingSince = measured.waitingSince ?? nowIso;
-    const waited = minutesBetween(waitingSince, now) ?? 0;
-    const nextState: RolloutState = { ...measured, waitingSince };
-    const retryAfterSeconds = Math.max(intervalSeconds(settings), NO_DATA_RETRY_SECONDS);
-    const extra = { waitingSince, perApiEstimate: measured.perApiEstimate ?? null };
-    if (waited >= settings.manualAfterMinutes && order.length > 0) {
-      return {
-        onboard: [],
-        offboard: [],
-        nextState,
-        perApi: statusFor(order, { kind: "manual", reason: `scale out: ${manual} since ${waitingSince}` }),
-        nextLookSeconds: retryAfterSeconds,
-        details: { ...baseDetails, decision: "manual", ...extra },
-      };
-    }
-    return wait(`${why}; onboarding waits`, retryAfterSeconds, nextState, extra);
-  };
-
-  // 3. At or over the limit.
-  if (percent >= settings.limitPercent) {
-    const over = `capacity ${percentText(percent)} over the ${percentText(settings.limitPercent)} limit`;
-    return waitForCapacity(
-      measureLastStep(state, percent, reading.latestAt, settings),
-      `capacity ${percentText(percent)} is at or over the ${percentText(settings.limitPercent)} limit`,
-      over,
-    );
-  }
-
+/**
+ * The last step and the error budget: its onboardings must have finished and been judged, the pace
+ * kept, and after too many failed steps in a row the rollout pauses (and after a day, asks a person).
+ */
+function holdRule(ctx: Context): RolloutDecision | undefined {
+  const { settings, now } = ctx;
   // Below the limit from here on: capacity no longer holds anything up.
-  const calm: RolloutState = { ...state, waitingSince: undefined };
-
-  // 4. One step at a time: the previous one must have finished before its effect can be read.
-  if (input.inProgress.length > 0) {
-    return wait(
-      `waiting for ${String(input.inProgress.length)} onboarding(s) of the last step to finish`,
-      IN_PROGRESS_RETRY_SECONDS,
-      calm,
-    );
+  const { waitingSince: _calm, ...state } = ctx.state;
+  const step = state.lastStep;
+  if (ctx.running.length > 0) {
+    const count = String(ctx.running.length);
+    return wait(ctx, state, `waiting for ${count} onboarding(s) to finish`, IN_PROGRESS_RETRY_SECONDS);
   }
-
-  if (order.length === 0) {
-    // Nothing left; keep looking while the last batch is on trial so a late spike can still roll it back.
-    return {
-      onboard: [],
-      offboard: [],
-      nextState: calm,
-      perApi: new Map(),
-      nextLookSeconds:
-        trialMinutesLeft > 0
-          ? Math.max(intervalSeconds(settings), Math.ceil(trialMinutesLeft * 60))
-          : undefined,
-      details: { ...baseDetails, decision: "done" },
-    };
+  if (step !== undefined && step.judged === undefined && step.settledAt === undefined) {
+    return wait(ctx, state, "the last rollout step is still being applied", MIN_LOOK_SECONDS);
   }
-
-  // 5. Pacing: the interval after the last step, and the cool-down after a rollback.
-  const paced = sinceStep === undefined ? 0 : (settings.intervalMinutes - sinceStep) * 60;
+  if (ctx.order.length === 0) {
+    // Nothing left; keep looking while the last step is on trial so a late spike can still roll it back.
+    const sinceStep = minutesBetween(step?.at, now) ?? Number.POSITIVE_INFINITY;
+    const trialLeft = (observationMinutes(settings) - sinceStep) * 60;
+    return decide(ctx, {
+      decision: "done",
+      state,
+      pending: { kind: "waiting", reason: "", retryAfterSeconds: 0 },
+      nextLookSeconds: trialLeft > 0 ? Math.max(intervalSeconds(settings), Math.ceil(trialLeft)) : undefined,
+    });
+  }
+  const failing = failureHold(ctx, state);
+  if (failing !== undefined) return failing;
+  const paced =
+    step === undefined ? 0 : (settings.intervalMinutes - (minutesBetween(step.at, now) ?? 0)) * 60;
   const coolDown = state.notBefore === undefined ? 0 : (Date.parse(state.notBefore) - now.getTime()) / 1000;
   if (paced > 0 || coolDown > 0) {
     const remaining = Math.max(MIN_LOOK_SECONDS, Math.ceil(Math.max(paced, coolDown)));
-    const nextAt = new Date(now.getTime() + remaining * 1000).toISOString();
-    return wait(`queued for the next rollout step, not before ${nextAt}`, remaining, calm, {
+    const nextAt = addSeconds(now, remaining);
+    return wait(ctx, state, `queued for the next rollout step, not before ${nextAt}`, remaining, {
       nextStepAt: nextAt,
     });
   }
-
-  // 6. The metric must have seen the last step: Azure Monitor lags by minutes, and a reading from
-  // before the step would say there is room the step may already have taken.
-  if (state.lastBatch.length > 0 && state.lastStepAt !== undefined) {
-    if (!hasSeenLastStep(state, reading.latestAt)) {
-      return wait(
-        `waiting for ${reading.metric} to show a full minute after the last step (Azure Monitor lags)`,
-        MIN_LOOK_SECONDS,
-        calm,
-        { latestDataAt: reading.latestAt ?? null },
-      );
-    }
+  // Azure Monitor lags: a reading from before the step settled would say there is room it may have taken.
+  if (step !== undefined && step.judged === undefined) {
+    return wait(
+      ctx,
+      state,
+      `waiting for ${ctx.input.reading.metric} to show the last step ` +
+        `(${String(settings.settleMinutes)} minutes after it finished; Azure Monitor lags)`,
+      MIN_LOOK_SECONDS,
+      { latestDataAt: ctx.input.reading.latestAt ?? null },
+    );
   }
+  return undefined;
+}
 
-  // 7. A step: the batch size, capped by the headroom the learned per-API load leaves.
-  const measured = measureLastStep(calm, percent, reading.latestAt, settings);
-  const { batchSize, perApiEstimate } = measured;
-  const cap = headroomCap(percent, perApiEstimate, settings);
-  const count = Math.min(batchSize, cap, order.length);
+/** How failing steps read to a person: the codes, and after a day, what to do. */
+function failingReason(ctx: Context, failures: FailureStreak): { manual: boolean; text: string } {
+  const failingFor = minutesBetween(failures.since, ctx.now) ?? 0;
+  const text = `${String(failures.steps)} rollout step(s) in a row onboarded nothing (${codesText(failures.codes)})`;
+  return { manual: failingFor >= ctx.settings.failingManualAfterMinutes, text };
+}
+
+/** The error budget: once spent, a pause; a day of failing steps is a person's job. */
+function failureHold(ctx: Context, state: RolloutState): RolloutDecision | undefined {
+  const failures = state.failures;
+  if (failures === undefined || failures.steps < ctx.settings.errorBudgetSteps) return undefined;
+  const resumeAt = addSeconds(failures.lastAt, ctx.settings.failurePauseMinutes * 60);
+  const left = (Date.parse(resumeAt) - ctx.now.getTime()) / 1000;
+  if (left <= 0) return undefined;
+  const { manual, text } = failingReason(ctx, failures);
+  const pending: ApiRolloutStatus = manual
+    ? {
+        kind: "manual",
+        reason: `onboarding has failed since ${failures.since}: ${text}; fix the cause, autoprotect keeps trying every ${String(ctx.settings.failurePauseMinutes)} minutes`,
+      }
+    : { kind: "waiting", reason: `${text}; paused until ${resumeAt}`, retryAfterSeconds: Math.ceil(left) };
+  return decide(ctx, {
+    decision: manual ? "manual" : "pause",
+    state,
+    pending,
+    nextLookSeconds: Math.ceil(left),
+    details: { resumeAt },
+  });
+}
+
+/** A step: the batch size, capped by the headroom the learned load per API leaves (stuck APIs counted in). */
+function stepRule(ctx: Context): RolloutDecision {
+  const { settings, now } = ctx;
+  const percent = ctx.percent ?? settings.limitPercent;
+  const { waitingSince: _calm, ...state } = ctx.state;
+  const { batchSize, perApiEstimate } = state;
+  // A stuck onboarding may finish any time: its load is counted as if it had.
+  const reserved = ctx.stuck.length * (perApiEstimate ?? 0);
+  const cap = headroomCap(percent + reserved, perApiEstimate, settings);
+  const count = Math.min(batchSize, cap, ctx.order.length);
   if (count === 0) {
     const room = `capacity ${percentText(percent)} leaves no room under the ${percentText(settings.limitPercent)} limit`;
     const each = `about ${String(round1(perApiEstimate ?? 0))} points each`;
     return waitForCapacity(
-      { ...measured, waitingSince: state.waitingSince },
-      `${room} for another API (${each})`,
+      ctx,
+      { ...state, waitingSince: ctx.state.waitingSince },
       `${room} for another API (${each})`,
     );
   }
-  const batch = order.slice(0, count);
-  const inBatch = new Set(batch.map(lower));
-  const rest = order.slice(count);
+  const batch = ctx.order.slice(0, count);
+  const inBatch = lowerSet(batch);
+  const { notBefore: _paced, ...rest } = state;
   const nextState: RolloutState = {
-    ...calm,
-    batchSize,
-    lastStepAt: nowIso,
-    lastBatch: batch,
-    notBefore: undefined,
-    readingBeforeLastStep: percent,
-    perApiEstimate,
+    ...rest,
+    lastStep: { at: ctx.nowIso, batch, readingBefore: percent },
     steps: state.steps + 1,
     rolledBack: state.rolledBack.filter((name) => !inBatch.has(lower(name))),
   };
   const lookAgain = intervalSeconds(settings);
-  const nextAt = new Date(now.getTime() + lookAgain * 1000).toISOString();
-  const perApi = statusFor(batch, {
-    kind: "onboard",
-    reason: `rollout step ${String(nextState.steps)}: capacity ${percentText(percent)} is under the ${percentText(settings.limitPercent)} limit`,
-  });
-  statusFor(
-    rest,
-    {
-      kind: "waiting",
-      reason: `queued for a later rollout step (${String(rest.length)} API(s) left, next step not before ${nextAt})`,
-      retryAfterSeconds: lookAgain,
-    },
-    perApi,
-  );
-  return {
+  const left = ctx.order.length - count;
+  const failures = state.failures === undefined ? undefined : failingReason(ctx, state.failures);
+  return decide(ctx, {
+    decision: "step",
+    state: nextState,
     onboard: batch,
-    offboard: [],
-    nextState,
-    perApi,
+    pending:
+      failures?.manual === true
+        ? {
+            kind: "manual",
+            reason: `onboarding has failed since ${state.failures?.since ?? "?"}: ${failures.text}; fix the cause`,
+          }
+        : {
+            kind: "waiting",
+            reason: `queued for a later rollout step (${String(left)} API(s) left, next step not before ${addSeconds(now, lookAgain)})`,
+            retryAfterSeconds: lookAgain,
+          },
     nextLookSeconds: lookAgain,
     details: {
-      ...baseDetails,
-      decision: "step",
       step: nextState.steps,
       batchSize,
       onboarding: batch.length,
       headroomCap: Number.isFinite(cap) ? cap : null,
       perApiEstimate: perApiEstimate === undefined ? null : round1(perApiEstimate),
-      remaining: rest.length,
+      remaining: left,
     },
-  };
+  });
+}
+
+/**
+ * Decides this run's step for one APIM service. The state is first brought up to date with what Azure
+ * shows (running onboardings, a rollback's progress, the last step's judgement); then the rules, in
+ * order: a rollback comes first (safety), then capacity, then what the last step and the error budget
+ * allow, and only then a new batch.
+ */
+export function decideRolloutStep(input: RolloutInput): RolloutDecision {
+  const ctx = observe(input);
+  return rollbackRule(ctx) ?? capacityRule(ctx) ?? holdRule(ctx) ?? stepRule(ctx);
+}
+
+/**
+ * What the run that took a decision saw once its writes returned, folded into the state it claimed: the
+ * step's error codes and whether it settled, and which of a rollback's APIs are still there. Stored with
+ * a second compare-and-swap; if that is lost, the next run reads the same facts back from Azure.
+ */
+export function recordApplied(
+  state: RolloutState,
+  decision: RolloutDecision,
+  applied: AppliedStep,
+): RolloutState {
+  const at = applied.at.toISOString();
+  let next = state;
+  const step = state.lastStep;
+  if (decision.onboard.length > 0 && step !== undefined && step.applied === undefined) {
+    next = {
+      ...next,
+      lastStep: {
+        ...step,
+        applied: { at, codes: [...new Set(applied.onboardCodes)] },
+        ...(applied.unfinished.length === 0 ? { settledAt: at } : {}),
+      },
+    };
+  }
+  const rollback = state.rollback;
+  if (decision.offboard.length > 0 && rollback !== undefined) {
+    const left = lowerSet(applied.notOffboarded);
+    const apis = rollback.apis.filter((name) => left.has(lower(name)));
+    next = {
+      ...next,
+      rollback: {
+        ...rollback,
+        apis,
+        codes: applied.offboardCodes.length > 0 ? [...new Set(applied.offboardCodes)] : rollback.codes,
+        ...(apis.length === 0 ? { doneAt: at } : {}),
+      },
+    };
+  }
+  return next;
+}
+
+/**
+ * Whether a rollout with no API left to onboard still needs a decision: a rollback is owed, or its last
+ * step is not judged yet or still on trial (a late critical reading can still roll it back).
+ */
+export function rolloutNeedsLook(
+  state: RolloutState | undefined,
+  now: Date,
+  settings: RolloutSettings,
+): boolean {
+  if (state === undefined) return false;
+  if (state.rollback !== undefined) return true;
+  const step = state.lastStep;
+  if (step === undefined) return false;
+  return step.judged === undefined || (minutesBetween(step.at, now) ?? 0) <= observationMinutes(settings);
 }

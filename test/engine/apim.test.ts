@@ -3,7 +3,7 @@ import type { ArmResource, Estate, SimulatorOptions } from "../../sim/index.js";
 import type { OutcomeRecord } from "../../src/model/outcome.js";
 import { apimApi, apimChild, apimService, fakeClock, serviceId, SUB } from "../sim/helpers.js";
 import { createFileStateStore } from "../../src/rollout/file-state-store.js";
-import { runInfo, startWorld, type TestWorld } from "../support/azure.js";
+import { runInfo, startWorld, writes, type TestWorld } from "../support/azure.js";
 
 let world: TestWorld | undefined;
 afterEach(async () => {
@@ -135,8 +135,8 @@ describe("API onboarding through the engine, against the simulator", () => {
     expect(collectionWrites(world, "PUT")).toEqual([]);
   });
 
-  it("pages through services with hundreds of APIs: one outcome each", async () => {
-    const { run } = await startApimWorld(
+  it("pages through services with hundreds of APIs: one outcome each, planned only for the next step", async () => {
+    const { world, run } = await startApimWorld(
       apimEstate([apimService("apim-big", "Premium"), ...apis("apim-big", 130)], {}, "Standard"),
       {},
       { pageSize: 50 },
@@ -144,7 +144,13 @@ describe("API onboarding through the engine, against the simulator", () => {
     const { outcomes } = await run("audit");
     const byApi = apiOutcomes(outcomes);
     expect(byApi.size).toBe(130);
-    expect(new Set([...byApi.values()].map((o) => o.Status))).toEqual(new Set(["planned"]));
+    const planned = [...byApi.values()].filter((o) => o.Status === "planned");
+    expect(planned.map((o) => o.Action)).toEqual([
+      "onboard api-000 to Defender for APIs",
+      "onboard api-001 to Defender for APIs",
+    ]);
+    expect([...byApi.values()].filter((o) => o.Status === "deferred")).toHaveLength(128);
+    expect(writes(world.sim).filter((r) => !r.path.endsWith("metrics:getBatch"))).toEqual([]);
   });
 
   it("onboards everything over successive runs, each API once, with batches that grow while capacity is low", async () => {
@@ -182,13 +188,17 @@ describe("API onboarding through the engine, against the simulator", () => {
     const rolledBack = apiOutcomes(outcomes).get("api-000");
     expect(rolledBack?.Status).toBe("deferred");
     expect(rolledBack?.Reason).toMatch(
-      /rolled back the last step \(2 API\(s\)\): capacity reached 82%, over the critical 80%/,
+      /^offboarded again: rolling back the last step: capacity reached 82%, over the critical 80%, after a step of 2 API\(s\)/,
     );
     expect(rolledBack?.Details).toMatchObject({ rolledBack: true, step: { decision: "rollback" } });
+    // The rollback is over, and is not owed again.
+    clock.advance(2 * MINUTE);
+    await run();
+    expect(collectionWrites(world, "DELETE")).toEqual(["api-000", "api-001"]);
     expect(apiOutcomes(outcomes).get("api-002")?.Status).toBe("deferred");
 
-    // After the cool-down it knows one API adds about 16 points: none fits under the limit any more.
-    clock.advance(16 * MINUTE);
+    // Once the metric shows the rollback it knows one API adds about 16 points: none fits under the limit.
+    clock.advance(20 * MINUTE);
     const resumed = apiOutcomes((await run()).outcomes).get("api-002");
     expect(resumed?.Reason).toMatch(
       /50% leaves no room under the 60% limit for another API \(about 16 points each\)/,

@@ -11,7 +11,7 @@ import { OUTCOME_FIELDS, type Mode, type Trigger } from "../../src/model/outcome
 import { OUTCOME_TABLE } from "../../src/outcomes/schema.js";
 import { decideRolloutStep } from "../../src/rollout/controller.js";
 import { rolloutSettings } from "../../src/rollout/settings.js";
-import type { RolloutInput } from "../../src/rollout/types.js";
+import type { RolloutInput, RolloutState } from "../../src/rollout/types.js";
 
 const ROOT = new URL("../../", import.meta.url);
 const QUERIES_FILE = "docs/queries.kql";
@@ -216,21 +216,21 @@ function rolloutInput(percent: number | undefined, overrides: Partial<RolloutInp
 /** The rollout decisions' details (outcomes carry them as Details.step), across every kind of decision. */
 function rolloutDetails(): Record<string, unknown>[] {
   const minutesAgo = (m: number): string => new Date(T0.getTime() - m * 60_000).toISOString();
-  const state = {
+  const state: RolloutState = {
+    schemaVersion: 2,
     serviceId: SERVICE,
     batchSize: 2,
-    lastBatch: ["a"],
-    lastStepAt: minutesAgo(5),
-    readingBeforeLastStep: 20,
+    lastStep: { at: minutesAgo(5), batch: ["a"], readingBefore: 20 },
     steps: 1,
     rollbacks: 0,
     rolledBack: [],
+    inProgressSince: {},
   };
   return [
     rolloutInput(20),
     rolloutInput(undefined),
     rolloutInput(95, { state, onboarded: ["a"], pending: ["b", "c"] }),
-    rolloutInput(70, { state: { ...state, lastBatch: [], waitingSince: minutesAgo(25 * 60) } }),
+    rolloutInput(70, { state: { ...state, lastStep: undefined, waitingSince: minutesAgo(25 * 60) } }),
     rolloutInput(20, { pending: [], onboarded: ["a"] }),
   ].map((input) => decideRolloutStep(input).details);
 }
@@ -245,7 +245,7 @@ const DECISIONS = new Set(STEP_DETAILS.map((d) => String(d.decision)));
  * rename there fails here, next to the queries that would silently return nothing.
  */
 const DETAILS_WRITERS: Record<string, { file: string; text: string }> = {
-  step: { file: "src/engine/apim.ts", text: "details: { step" },
+  step: { file: "src/checks/api-onboarding.ts", text: "details: { step" },
   retryAfterSeconds: { file: "src/engine/engine.ts", text: "retryAfterSeconds: finding.retryAfterSeconds" },
   error: { file: "src/engine/engine.ts", text: "error: describeError(error)" },
   code: { file: "src/engine/errors.ts", text: "return { code:" },

@@ -13,6 +13,7 @@ import {
   RolloutConflictError,
   RolloutStateCorruptError,
   rolloutKeyHash,
+  toRolloutState,
   type RolloutStateStore,
 } from "../../src/rollout/state-store.js";
 import type { RolloutState } from "../../src/rollout/types.js";
@@ -24,12 +25,13 @@ function serviceId(subscription: string = randomUUID(), name = `apim-${randomUUI
 
 function sampleState(id: string, overrides: Partial<RolloutState> = {}): RolloutState {
   return {
+    schemaVersion: 2,
     serviceId: id,
     batchSize: 2,
-    lastBatch: [],
     steps: 0,
     rollbacks: 0,
     rolledBack: [],
+    inProgressSince: {},
     ...overrides,
   };
 }
@@ -70,9 +72,20 @@ function storeContract(newBacking: () => Promise<Backing>): void {
     const next = sampleState(id, {
       batchSize: 4,
       steps: 1,
-      lastBatch: ["orders", "payments"],
-      lastStepAt: "2025-01-01T00:10:00.000Z",
-      readingBeforeLastStep: 12.5,
+      lastStep: {
+        at: "2025-01-01T00:10:00.000Z",
+        batch: ["orders", "payments"],
+        readingBefore: 12.5,
+        applied: { at: "2025-01-01T00:10:04.000Z", codes: ["Conflict"] },
+      },
+      rollback: { since: "2025-01-01T00:00:00.000Z", apis: ["legacy"], reason: "capacity", codes: [] },
+      failures: {
+        steps: 1,
+        since: "2025-01-01T00:00:00Z",
+        lastAt: "2025-01-01T00:00:00Z",
+        codes: ["Conflict"],
+      },
+      inProgressSince: { orders: "2025-01-01T00:10:00.000Z" },
     });
     const v2 = await store.put(next, v1);
     expect(v2).not.toBe(v1);
@@ -142,8 +155,8 @@ function storeContract(newBacking: () => Promise<Backing>): void {
     for (let round = 0; round < 5; round++) {
       const current = await store.get(id);
       if (current === undefined) throw new Error("state vanished");
-      const a = { ...current.state, steps: current.state.steps + 1, lastBatch: [`a${round}`] };
-      const b = { ...current.state, steps: current.state.steps + 1, lastBatch: [`b${round}`] };
+      const a = { ...current.state, steps: current.state.steps + 1, rolledBack: [`a${round}`] };
+      const b = { ...current.state, steps: current.state.steps + 1, rolledBack: [`b${round}`] };
       const results = await Promise.allSettled([
         store.put(a, current.version),
         backing.open().put(b, current.version),
@@ -190,6 +203,94 @@ function oneWinner(results: PromiseSettledResult<string>[]): PromiseFulfilledRes
   if (winner === undefined) throw new Error("no winner");
   return winner;
 }
+
+describe("reading a stored rollout state", () => {
+  const id = serviceId();
+  const valid = sampleState(id, {
+    batchSize: 4,
+    steps: 2,
+    perApiEstimate: 0.5,
+    lastStep: { at: "2026-11-25T10:00:00.000Z", batch: ["orders"], readingBefore: 30, judged: "measured" },
+    rollback: { since: "2026-11-25T10:05:00Z", apis: ["orders"], reason: "capacity", codes: ["Conflict"] },
+    inProgressSince: { billing: "2026-11-25T09:00:00+01:00" },
+  });
+  const read = (value: unknown) => toRolloutState(value, "file /state/x.json");
+
+  it("accepts a valid state as it is", () => {
+    expect(read(JSON.parse(JSON.stringify(valid)))).toEqual(valid);
+  });
+
+  const damaged: [string, Record<string, unknown>, string][] = [
+    [
+      "a date that is not one",
+      { lastStep: { ...valid.lastStep, at: "yesterday" } },
+      'lastStep.at is not an ISO 8601 time (found "yesterday")',
+    ],
+    ["an impossible date", { notBefore: "2026-13-45T99:00:00Z" }, "notBefore is not an ISO 8601 time"],
+    [
+      "a reading out of range",
+      { lastStep: { ...valid.lastStep, readingBefore: 140 } },
+      "lastStep.readingBefore is not a number from 0 to 100",
+    ],
+    ["a batch size of zero", { batchSize: 0 }, "batchSize is not a positive integer (found 0)"],
+    ["a list that is not one", { rolledBack: "orders" }, "rolledBack is not a list of API names"],
+    [
+      "a rollback without its APIs",
+      { rollback: { since: "2026-11-25T10:05:00Z", reason: "x", codes: [] } },
+      "rollback.apis is not a list of API names (missing)",
+    ],
+    [
+      "a running onboarding without a time",
+      { inProgressSince: { billing: 12 } },
+      "inProgressSince.billing is not an ISO 8601 time",
+    ],
+    ["a newer schema", { schemaVersion: 3 }, "schemaVersion 3 is not one this autoprotect knows"],
+  ];
+  for (const [what, change, message] of damaged) {
+    it(`refuses ${what}, naming the field and how to repair it`, () => {
+      const attempt = () => read({ ...valid, ...change });
+      expect(attempt).toThrow(RolloutStateCorruptError);
+      expect(attempt).toThrow(`rollout state file /state/x.json is unreadable: ${message}`);
+      expect(attempt).toThrow(
+        /; to repair, correct that field or delete the record to start this service's rollout over/,
+      );
+    });
+  }
+
+  it("upgrades a version 1 state: its last batch becomes a step applied when it was taken", () => {
+    const v1 = {
+      serviceId: id,
+      batchSize: 4,
+      lastStepAt: "2026-11-25T10:00:00.000Z",
+      lastBatch: ["orders", "billing"],
+      readingBeforeLastStep: 30,
+      perApiEstimate: 0.4,
+      steps: 3,
+      rollbacks: 1,
+      rolledBack: ["legacy"],
+    };
+    expect(read(v1)).toEqual(
+      sampleState(id, {
+        batchSize: 4,
+        perApiEstimate: 0.4,
+        steps: 3,
+        rollbacks: 1,
+        rolledBack: ["legacy"],
+        lastStep: {
+          at: "2026-11-25T10:00:00.000Z",
+          batch: ["orders", "billing"],
+          readingBefore: 30,
+          applied: { at: "2026-11-25T10:00:00.000Z", codes: [] },
+          settledAt: "2026-11-25T10:00:00.000Z",
+        },
+      }),
+    );
+    // Already measured (no reading kept), and after a rollback (no batch): nothing left to judge.
+    expect(read({ ...v1, readingBeforeLastStep: undefined }).lastStep?.judged).toBe("measured");
+    expect(read({ ...v1, lastBatch: [] }).lastStep).toBeUndefined();
+    expect(() => read({ ...v1, lastStepAt: "soon" })).toThrow("lastStepAt is not an ISO 8601 time");
+  });
+});
 
 const tempDirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -372,7 +473,7 @@ async function transpileFileStore(): Promise<string> {
   const out = await tempDir();
   await mkdir(join(out, "rollout"));
   await writeFile(join(out, "package.json"), '{ "type": "module" }\n');
-  for (const name of ["state-store", "file-state-store"]) {
+  for (const name of ["types", "state-store", "file-state-store"]) {
     const source = await readFile(
       fileURLToPath(new URL(`../../src/rollout/${name}.ts`, import.meta.url)),
       "utf8",
