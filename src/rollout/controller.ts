@@ -110,17 +110,18 @@ function headroomPoints(percent: number, settings: RolloutSettings): number {
 }
 
 /**
- * Batch size after a measured step, from what it cost against the room left: a step that used under a
- * quarter of the remaining headroom doubles the batch, one that used half or more halves it (so batches
- * shrink as capacity rises toward the limit), anything between keeps it.
+ * Batch size after a measured step of `measured` APIs (the batch size, or fewer if some of the step failed:
+ * what was not measured cannot justify a larger batch), from what it cost against the room left: a step
+ * that used under a quarter of the remaining headroom doubles it, one that used half or more halves it
+ * (so batches shrink as capacity rises toward the limit), anything between keeps it.
  */
 export function nextBatchSize(
-  batchSize: number,
+  measured: number,
   rise: number,
   percent: number,
   settings: RolloutSettings,
 ): number {
-  const current = Math.max(1, Math.min(batchSize, settings.maxBatchSize));
+  const current = Math.max(1, Math.min(measured, settings.maxBatchSize));
   const headroom = headroomPoints(percent, settings);
   if (headroom <= 0 || rise >= headroom / 2) return Math.max(1, Math.floor(current / 2));
   if (rise <= headroom / 4) return Math.min(settings.maxBatchSize, current * 2);
@@ -202,16 +203,25 @@ interface Context {
   readonly baseDetails: Record<string, unknown>;
 }
 
-/** Remembers when each running onboarding was first seen; those running past the bound are stuck. */
+/**
+ * Remembers when each running onboarding was first seen; those running past the bound are stuck. One
+ * that has finished since the last run adds its load now, which the metric shows only minutes later.
+ */
 function trackInProgress(input: RolloutInput, state: RolloutState) {
+  const { now, settings } = input;
   const since: Record<string, string> = {};
   for (const name of input.inProgress) {
-    since[lower(name)] = state.inProgressSince[lower(name)] ?? input.now.toISOString();
+    since[lower(name)] = state.inProgressSince[lower(name)] ?? now.toISOString();
   }
+  const finished = Object.keys(state.inProgressSince).some((name) => since[name] === undefined);
+  const { lateFinishAt: _shown, ...rest } = state;
+  const lateFinishAt = finished ? now.toISOString() : state.lateFinishAt;
+  const shown =
+    lateFinishAt === undefined || metricCovers(input.reading.latestAt, lateFinishAt, settings.settleMinutes);
   const isStuck = (name: string): boolean =>
-    (minutesBetween(since[lower(name)], input.now) ?? 0) >= input.settings.stuckAfterMinutes;
+    (minutesBetween(since[lower(name)], now) ?? 0) >= settings.stuckAfterMinutes;
   return {
-    state: { ...state, inProgressSince: since },
+    state: { ...rest, inProgressSince: since, ...(shown ? {} : { lateFinishAt }) },
     running: input.inProgress.filter((name) => !isStuck(name)),
     stuck: input.inProgress.filter(isStuck),
   };
@@ -252,6 +262,20 @@ function failStep(state: RolloutState, step: StepRecord): RolloutState {
  * step (the error budget; nothing learned); otherwise, once the metric covers it, its load per API is
  * learned from the APIs that were onboarded, and the batch size follows.
  */
+/**
+ * How many APIs' load a rise since the step's baseline stands for: every API onboarded since then, ours
+ * and others that finished meanwhile (a stuck onboarding that ended, one onboarded by hand), so their
+ * load is not put down to the step. Steps stored without the count fall back to the step's own.
+ */
+function addedSince(step: StepRecord, input: RolloutInput, ours: number): number {
+  return step.onboardedBefore === undefined ? ours : input.onboarded.length - step.onboardedBefore;
+}
+
+/** `{ key: value }` when the value is defined, else nothing: optional fields stay absent. */
+function defined<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
 function judgeLastStep(state: RolloutState, running: readonly string[], input: RolloutInput): RolloutState {
   const step = state.lastStep;
   if (step === undefined || step.judged !== undefined) return state;
@@ -272,14 +296,27 @@ function judgeLastStep(state: RolloutState, running: readonly string[], input: R
   const { failures: _streakEnds, ...rest } = state;
   const percent = reading.percent;
   const settledAt = settled.settledAt ?? now.toISOString();
-  if (percent === undefined || !metricCovers(reading.latestAt, settledAt, settings.settleMinutes)) {
+  // Measured once the metric shows the step, and any other onboarding that finished meanwhile.
+  const shown = metricCovers(reading.latestAt, settledAt, settings.settleMinutes);
+  if (percent === undefined || !shown || state.lateFinishAt !== undefined) {
     return { ...rest, lastStep: settled };
   }
   const rise = percent - step.readingBefore;
+  const added = addedSince(step, input, succeeded);
   return {
     ...rest,
-    perApiEstimate: learnPerApiEstimate(state.perApiEstimate, rise, succeeded),
-    batchSize: nextBatchSize(state.batchSize, rise, percent, settings),
+    // Nothing more onboarded than at the baseline (others went meanwhile): the rise teaches nothing.
+    ...defined(
+      "perApiEstimate",
+      added > 0 ? learnPerApiEstimate(state.perApiEstimate, rise, added) : state.perApiEstimate,
+    ),
+    // A step that onboarded only part of its batch measured only that part.
+    batchSize: nextBatchSize(
+      succeeded < step.batch.length ? succeeded : state.batchSize,
+      rise,
+      percent,
+      settings,
+    ),
     lastStep: { ...settled, judged: "measured" },
   };
 }
@@ -459,7 +496,14 @@ function rollbackRule(ctx: Context): RolloutDecision | undefined {
     {
       ...rest,
       batchSize,
-      perApiEstimate: learnPerApiEstimate(state.perApiEstimate, percent - step.readingBefore, ours.length),
+      perApiEstimate: learnPerApiEstimate(
+        state.perApiEstimate,
+        percent - step.readingBefore,
+        Math.max(
+          1,
+          step.onboardedBefore === undefined ? ours.length : addedSince(step, ctx.input, ours.length),
+        ),
+      ),
       rollbacks: state.rollbacks + 1,
       rolledBack: [...state.rolledBack, ...ours.filter((name) => !rolledBackNames.has(lower(name)))],
       notBefore: addSeconds(now, COOL_DOWN_SECONDS),
@@ -603,12 +647,12 @@ function holdRule(ctx: Context): RolloutDecision | undefined {
     });
   }
   // Azure Monitor lags: a reading from before the step settled would say there is room it may have taken.
-  if (step !== undefined && step.judged === undefined) {
+  if ((step !== undefined && step.judged === undefined) || state.lateFinishAt !== undefined) {
     return wait(
       ctx,
       state,
-      `waiting for ${ctx.input.reading.metric} to show the last step ` +
-        `(${String(settings.settleMinutes)} minutes after it finished; Azure Monitor lags)`,
+      `waiting for ${ctx.input.reading.metric} to show the last onboardings ` +
+        `(${String(settings.settleMinutes)} minutes after they finished; Azure Monitor lags)`,
       MIN_LOOK_SECONDS,
       { latestDataAt: ctx.input.reading.latestAt ?? null },
     );
@@ -670,7 +714,7 @@ function stepRule(ctx: Context): RolloutDecision {
   const { notBefore: _paced, ...rest } = state;
   const nextState: RolloutState = {
     ...rest,
-    lastStep: { at: ctx.nowIso, batch, readingBefore: percent },
+    lastStep: { at: ctx.nowIso, batch, readingBefore: percent, onboardedBefore: ctx.input.onboarded.length },
     steps: state.steps + 1,
     rolledBack: state.rolledBack.filter((name) => !inBatch.has(lower(name))),
   };

@@ -131,6 +131,7 @@ function readStep(value: Record<string, unknown>, fail: (reason: string) => neve
     at: required("at", time),
     batch: required("batch", names),
     readingBefore: required("readingBefore", percent),
+    ...defined("onboardedBefore", optional("onboardedBefore", count)),
     ...(appliedFields === undefined
       ? {}
       : {
@@ -198,6 +199,7 @@ function readCurrent(s: Record<string, unknown>, fail: (reason: string) => never
     ...defined("rollback", rollback === undefined ? undefined : readRollback(rollback, fail)),
     ...defined("failures", failures === undefined ? undefined : readFailures(failures, fail)),
     inProgressSince: readInProgressSince(required("inProgressSince", object), fail),
+    ...defined("lateFinishAt", optional("lateFinishAt", time)),
   };
 }
 

@@ -28,6 +28,8 @@ export interface RolloutState {
   readonly failures?: FailureStreak;
   /** API name (lower-case) → when a run first saw its onboarding in progress (ISO 8601). */
   readonly inProgressSince: Readonly<Record<string, string>>;
+  /** When an onboarding seen running was last seen finished (ISO 8601): no step until the metric shows it. */
+  readonly lateFinishAt?: string;
 }
 
 export interface StepRecord {
@@ -37,6 +39,8 @@ export interface StepRecord {
   readonly batch: readonly string[];
   /** The reading the step was sized from: the baseline its load is measured against. */
   readonly readingBefore: number;
+  /** APIs onboarded at that baseline: a rise is divided by how many were onboarded since. */
+  readonly onboardedBefore?: number;
   /** Written by the run that took the step once its PUTs returned; absent if that run never got so far. */
   readonly applied?: { readonly at: string; readonly codes: readonly string[] };
   /** When no API of the batch was running any more (ISO 8601): its load shows in the metric after this. */

@@ -149,7 +149,9 @@ describe("decideRolloutStep", () => {
     const stale = { ...reading(20), latestAt: iso(4) };
     const decision = decideRolloutStep(input({ ...rest, reading: stale }));
     expect(decision.onboard).toEqual([]);
-    expect(decision.perApi.get("api-002")?.reason).toMatch(/waiting for Capacity to show the last step/);
+    expect(decision.perApi.get("api-002")?.reason).toMatch(
+      /waiting for Capacity to show the last onboardings/,
+    );
     const fresh = { ...reading(20), latestAt: iso(5) };
     expect(decideRolloutStep(input({ ...rest, reading: fresh })).onboard).toHaveLength(4);
   });
@@ -534,6 +536,39 @@ describe("stuck onboardings", () => {
     });
     // Room is 58 − 20 = 38 points, less 4 for the stuck one: 34 / (1.5 × 4) = 5.7, so 5 (batch 8).
     expect(hour.onboard).toEqual(names(5));
+  });
+});
+
+describe("onboardings that finish late", () => {
+  it("waits for the metric to show one that finished since the last run, and shares the rise among all that finished", () => {
+    const running = stateWith({
+      batchSize: 4,
+      perApiEstimate: 5,
+      inProgressSince: { late: iso(-90) },
+      lastStep: { ...stepRecord(["a"], 20), onboardedBefore: 0 },
+    });
+    // "late" (stuck for 90 minutes) finished since the last run: its load shows in a few minutes.
+    const finished = decideRolloutStep(
+      input({ pending: names(10), onboarded: ["a", "late"], state: running, reading: reading(25) }),
+    );
+    expect(finished.onboard).toEqual([]);
+    expect(finished.nextState.lateFinishAt).toBe(T0.toISOString());
+    expect(finished.perApi.get("api-000")?.reason).toMatch(
+      /waiting for Capacity to show the last onboardings/,
+    );
+    // The reading rose 10 points over the step's baseline for two APIs, not one: 5 each.
+    const later = decideRolloutStep(
+      input({
+        pending: names(10),
+        onboarded: ["a", "late"],
+        state: finished.nextState,
+        reading: reading(30),
+        now: at(6),
+      }),
+    );
+    expect(later.nextState.lateFinishAt).toBeUndefined();
+    expect(later.nextState.perApiEstimate).toBeCloseTo(5);
+    expect(later.onboard.length).toBeGreaterThan(0);
   });
 });
 
