@@ -1,9 +1,16 @@
 import { afterEach, describe, expect, it } from "vitest";
-import type { ArmResource, Estate, SimulatorOptions } from "../../sim/index.js";
-import type { OutcomeRecord } from "../../src/model/outcome.js";
-import { apimApi, apimChild, apimService, fakeClock, serviceId, SUB } from "../sim/helpers.js";
+import { apimApi, apimChild, apimService, serviceId } from "../sim/helpers.js";
 import { createFileStateStore } from "../../src/rollout/file-state-store.js";
-import { runInfo, startWorld, writes, type TestWorld } from "../support/azure.js";
+import { runInfo, writes, type TestWorld } from "../support/azure.js";
+import {
+  MINUTE,
+  apiOutcomes,
+  apimEstate,
+  apis,
+  collectionWrites,
+  startApimWorld as startApim,
+  sweep,
+} from "./apim-world.js";
 
 let world: TestWorld | undefined;
 afterEach(async () => {
@@ -11,57 +18,11 @@ afterEach(async () => {
   world = undefined;
 });
 
-const sweep = [{ kind: "subscription" as const, subscriptionId: SUB }];
-const MINUTE = 60_000;
-
-function apis(service: string, count: number): ArmResource[] {
-  return Array.from({ length: count }, (_, i) => apimApi(service, `api-${String(i).padStart(3, "0")}`));
-}
-
-function apimEstate(
-  resources: ArmResource[],
-  capacity: Estate["capacity"] = {},
-  apiPlan: "Free" | "Standard" = "Free",
-): Estate {
-  return {
-    subscriptions: [{ subscriptionId: SUB, pricings: { Api: { pricingTier: apiPlan } } }],
-    resources,
-    capacity,
-  };
-}
-
-/** A simulator and an engine that share one fake clock, starting at a fixed minute. */
-async function startApimWorld(
-  estate: Estate,
-  env: Record<string, string> = {},
-  options: Omit<SimulatorOptions, "estate"> = {},
-) {
-  const clock = fakeClock("2026-11-25T10:00:30Z");
-  world = await startWorld(
-    estate,
-    { AUTOPROTECT_ROLLOUT_INTERVAL_MINUTES: "10", ...env },
-    { clock: clock.now, ...options },
-  );
-  const current = world;
-  const run = async (
-    mode: "enforce" | "audit" = "enforce",
-    targets: Parameters<ReturnType<TestWorld["engine"]>["reconcile"]>[0] = sweep,
-  ) => current.engine({ now: clock.now }).reconcile(targets, runInfo(mode));
-  return { world: current, clock, run };
-}
-
-function apiOutcomes(outcomes: readonly OutcomeRecord[]): Map<string, OutcomeRecord> {
-  return new Map(
-    outcomes
-      .filter((o) => o.Check === "apim.api-onboarding")
-      .map((o) => [o.ResourceId.split("/").at(-1) ?? "", o]),
-  );
-}
-
-function collectionWrites(world: TestWorld, method: "PUT" | "DELETE"): string[] {
-  return world.sim.requests
-    .filter((r) => r.method === method && /\/providers\/Microsoft\.Security\/apiCollections\//i.test(r.path))
-    .map((r) => r.path.split("/").at(-1) ?? "");
+/** Starts a world that afterEach closes. */
+async function startApimWorld(...args: Parameters<typeof startApim>) {
+  const started = await startApim(...args);
+  world = started.world;
+  return started;
 }
 
 describe("API onboarding through the engine, against the simulator", () => {
