@@ -32,8 +32,16 @@ export interface CapacityModel {
   /** Per-minute noise of ± this many points, seeded. */
   readonly noise: number;
   readonly seed: number;
-  /** A minute's sample reflects the collections of this many minutes before (traffic and metric lag). */
+  /** An onboarded API's load shows this many minutes after it succeeded (mirrored traffic ramps up). */
   readonly lagMinutes: number;
+  /** Azure Monitor publishes a minute this many minutes after it ends (default 0). */
+  readonly publishDelayMinutes?: number;
+  /** Traffic the rollout has no part in: extra points from one minute to another. */
+  readonly spikes?: readonly {
+    readonly fromMinute: number;
+    readonly toMinute: number;
+    readonly points: number;
+  }[];
 }
 
 /** What a call meets: a refusal, a long-running operation that fails or never ends, or an absent resource. */
@@ -117,7 +125,7 @@ export function createModelInstance(options: ModelOptions): ModelInstance {
   const { capacity, startMs } = options;
   let minute = 0;
   const collections = new Map<string, Collection>();
-  /** Succeeded count by minute: [minute from which it holds, count], in order. */
+  /** Load of the Succeeded collections by minute: [minute from which it holds, points], in order. */
   const history: [number, number][] = [[Number.NEGATIVE_INFINITY, 0]];
   const writes: ModelWrite[] = [];
   let stored: { text: string; version: number } | undefined;
@@ -132,37 +140,43 @@ export function createModelInstance(options: ModelOptions): ModelInstance {
   const apis: ApiSnapshot[] = options.apis.map((name) => ({ id: `${MODEL_SERVICE_ID}/apis/${name}`, name }));
 
   const succeeded = (): number => [...collections.values()].filter((c) => c.state === "Succeeded").length;
+  const onboardedLoad = (): number => capacity.perApi * succeeded();
+  const spikeAt = (m: number): number =>
+    (capacity.spikes ?? []).reduce(
+      (sum, s) => (m >= s.fromMinute && m < s.toMinute ? sum + s.points : sum),
+      0,
+    );
   /** A change during minute m counts from minute m + 1 (that minute's start is after it). */
   const record = (): void => {
-    const count = succeeded();
+    const load = onboardedLoad();
     const last = history.at(-1);
-    if (last?.[1] === count) return;
-    if (last?.[0] === minute + 1) last[1] = count;
-    else history.push([minute + 1, count]);
+    if (last?.[1] === load) return;
+    if (last?.[0] === minute + 1) last[1] = load;
+    else history.push([minute + 1, load]);
   };
-  const countAt = (m: number): number => {
-    let count = 0;
-    for (const [from, value] of history) if (from <= m) count = value;
-    return count;
+  const loadAt = (m: number): number => {
+    let load = 0;
+    for (const [from, value] of history) if (from <= m) load = value;
+    return load;
   };
   const sample = (m: number): number => {
     const load =
-      capacity.base +
-      capacity.perApi * countAt(m - capacity.lagMinutes) +
-      jitter(capacity.seed, m, capacity.noise);
+      capacity.base + spikeAt(m) + loadAt(m - capacity.lagMinutes) + jitter(capacity.seed, m, capacity.noise);
     return Math.min(100, Math.max(0, load));
   };
   const now = (): Date => new Date(startMs + minute * 60_000 + 30_000);
   const iso = (m: number): string => new Date(startMs + m * 60_000).toISOString();
 
+  /** The peak of the 15 minutes before now that Azure Monitor has published. */
   const reading = (): CapacityReading => {
+    const latest = minute - 1 - (capacity.publishDelayMinutes ?? 0);
     let peak = 0;
-    for (let m = minute - WINDOW_MINUTES; m < minute; m += 1) peak = Math.max(peak, sample(m));
+    for (let m = minute - WINDOW_MINUTES; m <= latest; m += 1) peak = Math.max(peak, sample(m));
     return {
       metric: "Capacity",
       percent: peak,
-      latestPercent: sample(minute - 1),
-      latestAt: iso(minute - 1),
+      latestPercent: sample(latest),
+      latestAt: iso(latest),
       perRegion: { [REGION]: peak },
       windowStart: new Date(now().getTime() - WINDOW_MINUTES * 60_000).toISOString(),
       windowEnd: now().toISOString(),

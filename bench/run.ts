@@ -237,8 +237,8 @@ if (values.scenario === APIM_SCENARIO) {
   const figures = SCENARIOS.map((scenario) => runScenario(scenario) as SweepFigures);
   const apim = runScenario(APIM_SCENARIO) as ApimSweepFigures;
   const events = runEventScenarios();
-  // Simulated minutes, pure computation: runs here, in well under a second.
-  const rollout = runRolloutBenchmark();
+  // Simulated minutes against a model of the instance, pure computation: runs here, in a few seconds.
+  const rollout = await runRolloutBenchmark();
   // Builds dist/bundle/ and loads it, and the unbundled build, in fresh processes of its own.
   const bundle = runBundleBenchmark();
   if (values.json === true) {

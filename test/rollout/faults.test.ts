@@ -1,7 +1,8 @@
 /**
  * Property: the rollout under faults, through the engine's own step sequence (read the state and the
  * capacity, decide, claim with compare-and-swap, offboard, onboard, record) against a pure model of an
- * instance (bench/rollout-model.ts). For any capacity model, metric noise and lag, any sequence of
+ * instance (bench/rollout-model.ts). For any capacity model, metric noise (up to ±1 point), load that
+ * shows up to 4 minutes late and metrics published up to 3 minutes late, any sequence of
  * failed PUTs and DELETEs (409, 412, 500, a long-running operation that fails or never ends) and runs
  * that die at any call and start again:
  * - no API is PUT while its collection exists, and nothing is DELETEd that the rollout did not onboard;
@@ -64,6 +65,7 @@ const scenario = fc.record({
   ),
   noise: fc.integer({ min: 0, max: 10 }).map((n) => n / 10),
   lagMinutes: fc.integer({ min: 0, max: 4 }),
+  publishDelayMinutes: fc.integer({ min: 0, max: 3 }),
   seed: fc.integer({ min: 1, max: 1_000_000 }),
   intervalMinutes: fc.constantFrom(0, 5, 10, 15),
   runEveryMinutes: fc.integer({ min: 2, max: 11 }),
@@ -95,7 +97,14 @@ async function play(s: Scenario): Promise<void> {
   let calls = 0;
   const instance = createModelInstance({
     apis: names(s.apis),
-    capacity: { base: s.base, perApi: s.perApi, noise: s.noise, seed: s.seed, lagMinutes: s.lagMinutes },
+    capacity: {
+      base: s.base,
+      perApi: s.perApi,
+      noise: s.noise,
+      seed: s.seed,
+      lagMinutes: s.lagMinutes,
+      publishDelayMinutes: s.publishDelayMinutes,
+    },
     startMs: START_MS,
     faultsActive: (minute) => minute < s.faultMinutes,
     fault: (call) => {
