@@ -123,6 +123,24 @@ const SCENARIOS: readonly CapacityScenario[] = [
     comparedWith: "busy, room for all",
     baselines: false,
   },
+  // Few APIs, each heavy: only 5 fit. The first two steps fail (every PUT refused for 11 minutes).
+  { name: "tight", apis: 20, basePercent: 38, perApiPercent: 4, jitterPoints: 1, seed: 7, baselines: false },
+  {
+    name: "tight, first two steps fail",
+    apis: 20,
+    basePercent: 38,
+    perApiPercent: 4,
+    jitterPoints: 1,
+    seed: 7,
+    faults: {
+      method: "PUT",
+      fault: { kind: "status", status: 500, code: "InternalServerError" },
+      fromMinute: 0,
+      toMinute: 11,
+    },
+    comparedWith: "tight",
+    baselines: false,
+  },
   // As "busy, room for all", with 30 minutes of traffic (+36 points) just after a step: the reading
   // crosses the critical level while that step is on trial, and the step is rolled back.
   {
