@@ -62,10 +62,11 @@ export interface ArmResource {
   id: string;
   name: string;
   type: string;
-  location?: string;
-  sku?: Record<string, unknown>;
-  tags?: Record<string, string>;
-  properties?: Record<string, unknown>;
+  location?: string | null;
+  sku?: Record<string, unknown> | null;
+  /** ARM writes null for a resource without tags (and exported inventories keep it). */
+  tags?: Record<string, string> | null;
+  properties?: Record<string, unknown> | null;
   [k: string]: unknown;
 }
 
@@ -143,6 +144,11 @@ class Parser {
     if (typeof value !== "string") this.fail(at, `must be a string, not ${describe(value)}`);
     if (value.trim().length === 0) this.fail(at, "must not be empty");
     return value;
+  }
+
+  /** An optional string of an ARM resource, where ARM may also write null. */
+  armString(parent: Record<string, unknown>, key: string, path: string): string | undefined {
+    return parent[key] === null ? undefined : this.string(parent, key, path, false);
   }
 
   record(value: unknown, at: string): Record<string, unknown> {
@@ -337,11 +343,12 @@ class Parser {
     if (lastSegment.toLowerCase() !== name.toLowerCase()) {
       this.fail(`${at}.name`, `'${name}' does not match the last segment of its id ('${lastSegment}')`);
     }
-    this.string(raw, "location", at, false);
+    // ARM and exported inventories write null for what a resource does not have.
+    this.armString(raw, "location", at);
     for (const key of ["sku", "properties"]) {
-      if (raw[key] !== undefined) this.record(raw[key], member(at, key));
+      if (raw[key] !== undefined && raw[key] !== null) this.record(raw[key], member(at, key));
     }
-    if (raw.tags !== undefined) {
+    if (raw.tags !== undefined && raw.tags !== null) {
       const tags = this.record(raw.tags, `${at}.tags`);
       for (const [tag, tagValue] of Object.entries(tags)) {
         if (typeof tagValue !== "string") {
@@ -393,8 +400,8 @@ class Parser {
       lower === APIM_WORKSPACE_API_TYPE.toLowerCase()
     ) {
       const where = `${at}.properties`;
-      const apiType = this.string(props, "type", where, false);
-      const createType = this.string(props, "apiType", where, false);
+      const apiType = this.armString(props, "type", where);
+      const createType = this.armString(props, "apiType", where);
       for (const [key, value] of [
         ["type", apiType],
         ["apiType", createType],
@@ -410,16 +417,16 @@ class Parser {
       ) {
         this.fail(`${where}.apiType`, `"${createType}" contradicts ${where}.type "${apiType}"`);
       }
-      if (props.isCurrent !== undefined && typeof props.isCurrent !== "boolean") {
+      if (props.isCurrent !== undefined && props.isCurrent !== null && typeof props.isCurrent !== "boolean") {
         this.fail(`${where}.isCurrent`, `must be true or false, not ${describe(props.isCurrent)}`);
       }
-      this.string(props, "displayName", where, false);
-      if (props.path !== undefined && typeof props.path !== "string") {
+      this.armString(props, "displayName", where);
+      if (props.path !== undefined && props.path !== null && typeof props.path !== "string") {
         this.fail(`${where}.path`, `must be a string, not ${describe(props.path)}`);
       }
     }
     if (lower === API_COLLECTION_TYPE.toLowerCase()) {
-      this.string(props, "provisioningState", `${at}.properties`, false);
+      this.armString(props, "provisioningState", `${at}.properties`);
     }
   }
 

@@ -45,7 +45,7 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The first Log Analytics workspace in the estate with a GUID `properties.customerId`, else SIMULATED_WORKSPACE_ID. */
 function simulatedWorkspaceId(
-  resources: readonly { type: string; properties?: Record<string, unknown> }[],
+  resources: readonly { type: string; properties?: Record<string, unknown> | null }[],
 ): string {
   for (const resource of resources) {
     if (resource.type.toLowerCase() !== "microsoft.operationalinsights/workspaces") continue;

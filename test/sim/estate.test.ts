@@ -115,6 +115,39 @@ describe("parseEstate", () => {
   });
 });
 
+describe("what ARM and exported inventories write", () => {
+  it("accepts null tags, sku, location and properties, and null members of properties", () => {
+    const nulls = { ...cluster("aks1"), tags: null, sku: null, location: null, properties: null };
+    const service = {
+      id: `/subscriptions/${SUB}/resourceGroups/rg-apis/providers/Microsoft.ApiManagement/service/apim1`,
+      name: "apim1",
+      type: "Microsoft.ApiManagement/service",
+      location: "westeurope",
+      tags: null,
+      sku: { name: "Developer", capacity: 1 },
+      properties: { additionalLocations: null, virtualNetworkConfiguration: null },
+    };
+    const api = {
+      id: `${service.id}/apis/orders`,
+      name: "orders",
+      type: "Microsoft.ApiManagement/service/apis",
+      properties: { type: null, apiType: "soap", displayName: null, path: null, isCurrent: null },
+    };
+    const parsed = parseEstate(
+      { subscriptions: [{ subscriptionId: SUB }], resources: [nulls, service, api] },
+      "e",
+    );
+    expect(parsed.resources).toEqual([nulls, service, api]);
+    // Still strict about values that are there.
+    expect(() =>
+      parseEstate(
+        { subscriptions: [{ subscriptionId: SUB }], resources: [{ ...nulls, tags: { a: null } }] },
+        "e",
+      ),
+    ).toThrow("e: resources[0].tags.a must be a string, not null");
+  });
+});
+
 describe("estate files", () => {
   it("reports unreadable and malformed files", async () => {
     const missing = join(dir, "missing.json");
