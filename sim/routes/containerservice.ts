@@ -279,11 +279,10 @@ function putCluster(ctx: RouteContext): RouteResponse {
   const previous = stored === undefined ? undefined : clone(stored);
   ctx.state.put(next);
 
-  const failure = ctx.takeLroFault();
   const headers = startOperation(ctx, {
     provider: PROVIDER,
     location,
-    failure,
+    fault: ctx.takeLroFault(),
     onSucceeded: () => {
       const current = ctx.state.get(next.id);
       if (current === undefined) return;

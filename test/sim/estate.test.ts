@@ -64,7 +64,7 @@ describe("parseEstate", () => {
     const sub = { subscriptionId: SUB };
     expect(parseError([])).toBe("estate.json: the estate must be a JSON object, not an array");
     expect(parseError({ subscriptions: [sub], resources: [], extra: 1 })).toBe(
-      'estate.json: unknown top-level key "extra" (expected subscriptions, resources, capacity, logs)',
+      'estate.json: unknown top-level key "extra" (expected subscriptions, resources, capacity, logs, now, faults)',
     );
     expect(parseError({ resources: [] })).toBe("estate.json: subscriptions is missing");
     expect(parseError({ subscriptions: [sub], resources: [good, good, good, noId] })).toBe(
