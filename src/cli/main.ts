@@ -149,10 +149,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let connection: AzureConnection;
   if (args.simulate !== undefined) {
     try {
-      simulated = await startSimulatedAzure(
-        args.simulate,
-        config.ingestion === undefined ? {} : { ingestion: config.ingestion },
-      );
+      simulated = await startSimulatedAzure(args.simulate, {
+        ...(config.ingestion === undefined ? {} : { ingestion: config.ingestion }),
+        advanceMs: args.advanceMs,
+      });
     } catch (error) {
       if (error instanceof EstateInputError) return fail(error.message);
       throw error;
@@ -172,6 +172,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     const engine = createEngine({
       azure,
       config,
+      // Under --simulate the engine (and its rollout controller) keep the simulator's clock.
+      now: simulated?.now,
       // The CLI keeps rollout progress in a local folder, so the next run continues the rollout.
       rolloutStore: createFileStateStore(config.stateDir),
       onDiscovered: (count) => {
