@@ -47,12 +47,16 @@ function pathMatcher(spec: FaultSpec): (path: string) => boolean {
   throw new RangeError("a fault needs a path (string or RegExp) or a pathRegex");
 }
 
+/** The fault as an estate spells it, its fields in their order; `times` stays implicit while it was and one use is left. */
 function estateFault(spec: FaultSpec, left: number): EstateFault {
-  const { path, times, ...rest } = spec;
-  const target = path instanceof RegExp ? { pathRegex: path.source } : path === undefined ? {} : { path };
-  // `times` stays implicit when it was and one use is left, so an unused estate fault saves as it was loaded.
-  const count = times !== undefined || left !== 1 ? { times: left } : {};
-  return { ...structuredClone(rest), ...target, ...count };
+  const fields = Object.entries(spec).flatMap(([key, value]: [string, unknown]): [string, unknown][] => {
+    if (value === undefined) return [];
+    if (key === "path" && value instanceof RegExp) return [["pathRegex", value.source]];
+    if (key === "times") return [["times", left]];
+    return [[key, structuredClone(value)]];
+  });
+  if (spec.times === undefined && left !== 1) fields.push(["times", left]);
+  return Object.fromEntries(fields) as EstateFault;
 }
 
 export function pendingFaults(): PendingFaults {

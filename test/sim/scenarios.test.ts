@@ -164,8 +164,8 @@ describe("faults from the estate", () => {
     ];
     const estate: Estate = { ...baseEstate(), faults };
     const sim = await start(estate);
-    // An untouched estate's faults export as they were loaded.
-    expect(sim.exportEstate().faults).toEqual(faults);
+    // An untouched estate's faults export as they were loaded, field for field and in order.
+    expect(JSON.stringify(sim.exportEstate().faults)).toBe(JSON.stringify(faults));
 
     const throttled = await call(sim, "GET", `${clusterId("aks1")}?${CLUSTER_API}`);
     expect(throttled.status).toBe(429);
