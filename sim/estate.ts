@@ -331,8 +331,8 @@ class Parser {
         );
       }
     }
+    if (kind === "lro-failed") this.string(raw, "code", at, false);
     if (kind === "status" || kind === "lro-failed") {
-      this.string(raw, "code", at, false);
       if (raw.message !== undefined && typeof raw.message !== "string") {
         this.fail(`${at}.message`, `must be a string, not ${describe(raw.message)}`);
       }
