@@ -52,6 +52,16 @@ export function planClusterProtection(input: ClusterCheckInput): ClusterFinding[
   return checks.map((check) => {
     const finding = PLANNERS[check](input);
     if (block === undefined || finding.verdict !== "change") return { check, finding };
+    if (block.manual === true) {
+      return {
+        check,
+        finding: {
+          verdict: "manual",
+          reason: `${finding.reason}; ${block.reason}`,
+          details: { ...finding.details, ...block.details, plannedAction: finding.action },
+        },
+      };
+    }
     return {
       check,
       finding: {
@@ -66,13 +76,39 @@ export function planClusterProtection(input: ClusterCheckInput): ClusterFinding[
 
 export interface WriteBlock {
   readonly reason: string;
+  /** The block needs a person (the cluster failed); otherwise it passes and the change waits. */
+  readonly manual?: boolean;
   readonly retryAfterSeconds: number;
   readonly details: Record<string, unknown>;
+}
+
+/**
+ * A cluster whose last operation failed: AKS may accept another PUT, but writing over a failure hides
+ * it, and if the failure was our own write it would only fail again. A person must look first.
+ */
+function failedClusterReason(cluster: ClusterSnapshot): string {
+  const error = fields(fields(cluster.status)?.provisioningError);
+  const code = nonBlankText(error?.code);
+  const message = nonBlankText(error?.message);
+  const why = code === undefined ? "" : `: ${code}${message === undefined ? "" : ` (${message})`}`;
+  return (
+    `the cluster's last operation failed (provisioning state Failed${why}); autoprotect does not write a ` +
+    "Failed cluster: find the cause in the cluster's activity log, fix it (for example `az aks update` " +
+    "or `az resource update` to reconcile the cluster), and the next run applies the change"
+  );
 }
 
 /** Why the cluster cannot take a PUT now; a missing provisioning state is read as Succeeded. */
 export function writeBlock(cluster: ClusterSnapshot): WriteBlock | undefined {
   const state = nonBlankText(cluster.provisioningState);
+  if (sameWord(state, "Failed")) {
+    return {
+      reason: failedClusterReason(cluster),
+      manual: true,
+      retryAfterSeconds: 0,
+      details: { provisioningState: state },
+    };
+  }
   if (state !== undefined && !sameWord(state, "Succeeded")) {
     return {
       reason: `the cluster's provisioning state is ${state}, so the change waits until it has finished`,

@@ -17,6 +17,7 @@ import { describeRequeue, ProgressBar, renderTable, summarise } from "./render.j
 import { runReport } from "./report.js";
 import { EstateInputError, startSimulatedAzure, type SimulatedAzure } from "./simulate.js";
 import { createFileStateStore } from "../rollout/file-state-store.js";
+import { createFileWaitLedger } from "../engine/file-wait-ledger.js";
 import { createOutcomeUploader } from "../azure/ingestion.js";
 import { deliverOutcomes, type DeliveryReport } from "../outcomes/delivery.js";
 import { createFileSpool } from "../outcomes/file-spool.js";
@@ -161,6 +162,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } else {
     connection = { credential: new DefaultAzureCredential() };
   }
+  connection = { ...connection, limits: { ...config.callLimits, ...connection.limits } };
 
   const started = Date.now();
   const colour = io.stdout.isTTY === true && io.env.NO_COLOR === undefined;
@@ -176,6 +178,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       now: simulated?.now,
       // The CLI keeps rollout progress in a local folder, so the next run continues the rollout.
       rolloutStore: createFileStateStore(config.stateDir),
+      // Waits are capped across runs: the state folder remembers since when each check has waited.
+      waits: createFileWaitLedger(config.stateDir),
       onDiscovered: (count) => {
         progress.addTotal(count);
       },

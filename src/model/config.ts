@@ -2,6 +2,7 @@ import { isIPv4 } from "node:net";
 import { CHECK_IDS, isCheckId, type CheckId } from "./checks.js";
 import { isSubscriptionIdValid, parseResourceId, ResourceIdError } from "./resource-id.js";
 import type { Mode } from "./outcome.js";
+import type { CallLimits } from "../azure/call-limits.js";
 
 /** Configuration, read from the environment (the Functions app settings) the same way for every trigger and the CLI. */
 export interface Config {
@@ -18,6 +19,10 @@ export interface Config {
   readonly ingestion: IngestionConfig | undefined;
   /** Which checks run; every check unless AUTOPROTECT_CHECKS narrows it. */
   readonly checks: readonly CheckId[];
+  /** A check deferred for longer than this turns `manual` with its last reason. */
+  readonly deferralCapHours: number;
+  /** Deadlines of every Azure call. */
+  readonly callLimits: CallLimits;
 }
 
 export interface IngestionConfig {
@@ -52,6 +57,13 @@ export const CONFIG_VARIABLES = {
   AUTOPROTECT_ROLLOUT_INTERVAL_MINUTES: "pause between onboarding steps of one APIM service (default 10)",
   AUTOPROTECT_STATE_DIR: "where the CLI keeps durable state (default ./.autoprotect)",
   AUTOPROTECT_CHECKS: "comma-separated check ids to run (default: all)",
+  AUTOPROTECT_DEFERRAL_CAP_HOURS:
+    "a check deferred longer than this turns manual with its last reason (default 24)",
+  AUTOPROTECT_CALL_TIMEOUT_SECONDS:
+    "one attempt of an Azure call may take this long before it is retried (default 30)",
+  AUTOPROTECT_CALL_DEADLINE_SECONDS: "one Azure call, retries included, may take this long (default 120)",
+  AUTOPROTECT_MAX_RETRY_AFTER_SECONDS:
+    "the longest Retry-After waited for within a run; longer ones defer the check (default 60)",
   AUTOPROTECT_SWEEP_SCHEDULE:
     "NCRONTAB schedule of the timer sweep (Functions app setting; default every 6 hours)",
   AUTOPROTECT_INGESTION_ENDPOINT:
@@ -181,6 +193,18 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
 
+  const callLimits = {
+    attemptTimeoutMs: number(env, "AUTOPROTECT_CALL_TIMEOUT_SECONDS", 30, 1, 600) * 1000,
+    callDeadlineMs: number(env, "AUTOPROTECT_CALL_DEADLINE_SECONDS", 120, 1, 3600) * 1000,
+    maxRetryAfterSeconds: number(env, "AUTOPROTECT_MAX_RETRY_AFTER_SECONDS", 60, 0, 3600),
+  };
+  if (callLimits.callDeadlineMs < callLimits.attemptTimeoutMs) {
+    throw new ConfigError(
+      "AUTOPROTECT_CALL_DEADLINE_SECONDS",
+      `must be at least AUTOPROTECT_CALL_TIMEOUT_SECONDS (${String(callLimits.attemptTimeoutMs / 1000)})`,
+    );
+  }
+
   return {
     ingestion: ingestionConfig(env),
     mode: modeRaw,
@@ -193,5 +217,7 @@ export function loadConfig(env: Env = process.env): Config {
     rolloutIntervalMinutes: number(env, "AUTOPROTECT_ROLLOUT_INTERVAL_MINUTES", 10, 0, 24 * 60),
     stateDir: (env.AUTOPROTECT_STATE_DIR ?? "").trim() || "./.autoprotect",
     checks: checksRaw.length === 0 ? [...CHECK_IDS] : checksRaw.filter(isCheckId),
+    deferralCapHours: number(env, "AUTOPROTECT_DEFERRAL_CAP_HOURS", 24, 1, 24 * 30),
+    callLimits,
   };
 }

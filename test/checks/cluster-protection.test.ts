@@ -89,7 +89,6 @@ describe("planClusterProtection", () => {
 
   const gates: [string, Record<string, unknown>, number, string][] = [
     ["Updating", { provisioningState: "Updating" }, 300, "Updating"],
-    ["Failed", { provisioningState: "Failed" }, 300, "Failed"],
     [
       "Creating while stopped: the provisioning state comes first",
       { provisioningState: "Creating", powerState: { code: "Stopped" } },
@@ -123,6 +122,27 @@ describe("planClusterProtection", () => {
       expect(deferred?.details).toMatchObject({ plannedAction: "enable the Azure Policy add-on" });
     },
   );
+
+  it("hands a Failed cluster to a person with the last operation's error, and never writes it", () => {
+    const failed = {
+      ...OPEN,
+      provisioningState: "Failed",
+      status: {
+        provisioningError: { code: "VMExtensionProvisioningError", message: "the node pool failed" },
+      },
+    };
+    const entries = planClusterProtection(input(failed, { config: { authorizedIpRanges: [] } }));
+    expect(summary(entries)).toEqual([
+      ["aks.defender-sensor", "manual"],
+      ["aks.azure-policy", "manual"],
+      ["aks.authorized-ips", "manual"],
+      ["aks.sensor-workspace", "compliant"],
+    ]);
+    const policy = entries[1]?.finding;
+    expect(policy?.reason).toContain("Failed: VMExtensionProvisioningError (the node pool failed)");
+    expect(policy?.reason).toContain("does not write a Failed cluster");
+    expect(policy?.details).toMatchObject({ plannedAction: "enable the Azure Policy add-on" });
+  });
 
   const writable: [string, Record<string, unknown>][] = [
     ["succeeded in lower case", { provisioningState: "succeeded" }],

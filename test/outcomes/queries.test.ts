@@ -247,7 +247,7 @@ const DECISIONS = new Set(STEP_DETAILS.map((d) => String(d.decision)));
 const DETAILS_WRITERS: Record<string, { file: string; text: string }> = {
   step: { file: "src/engine/apim.ts", text: "details: { step" },
   retryAfterSeconds: { file: "src/engine/engine.ts", text: "retryAfterSeconds: finding.retryAfterSeconds" },
-  error: { file: "src/engine/engine.ts", text: "error: describeError(error)" },
+  error: { file: "src/engine/cluster.ts", text: "error: describeError(error)" },
   code: { file: "src/engine/errors.ts", text: "return { code:" },
 };
 
