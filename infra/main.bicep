@@ -117,6 +117,11 @@ param callTimeoutSeconds int = 30
 @description('AUTOPROTECT_CALL_DEADLINE_SECONDS: one Azure call, retries included, may take this long')
 param callDeadlineSeconds int = 120
 
+@minValue(1)
+@maxValue(86400)
+@description('AUTOPROTECT_OPERATION_TIMEOUT_SECONDS: waiting for a long-running write (an AKS update) ends after this long; the check is deferred')
+param operationTimeoutSeconds int = 1800
+
 @minValue(0)
 @maxValue(3600)
 @description('AUTOPROTECT_MAX_RETRY_AFTER_SECONDS: the longest Retry-After waited for within a run; longer ones defer the check')
@@ -423,6 +428,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     AUTOPROTECT_CALL_TIMEOUT_SECONDS: string(callTimeoutSeconds)
     AUTOPROTECT_CALL_DEADLINE_SECONDS: string(callDeadlineSeconds)
     AUTOPROTECT_MAX_RETRY_AFTER_SECONDS: string(maxRetryAfterSeconds)
+    AUTOPROTECT_OPERATION_TIMEOUT_SECONDS: string(operationTimeoutSeconds)
     AUTOPROTECT_INGESTION_ENDPOINT: outcomes.outputs.ingestionEndpoint
     AUTOPROTECT_DCR_ID: outcomes.outputs.ruleImmutableId
     AUTOPROTECT_INGESTION_STREAM: outcomes.outputs.streamName

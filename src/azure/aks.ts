@@ -2,7 +2,7 @@ import type { Client } from "@azure-rest/core-client";
 import type { ClusterResource } from "../model/cluster.js";
 import { parseResourceId } from "../model/resource-id.js";
 import { createArmRestClient, expectStatus, listAll, runLongRunningOperation } from "./arm-rest.js";
-import { ARM_ENDPOINT, pollIntervalMs, type AzureConnection } from "./connection.js";
+import { ARM_ENDPOINT, callLimits, pollIntervalMs, type AzureConnection } from "./connection.js";
 import { azureCall, isNotFound } from "./errors.js";
 
 /**
@@ -126,6 +126,7 @@ export function createAksAdapter(
             () => put(clusterId, body, eTag),
             ["200", "201", "202"],
             pollIntervalMs(connection),
+            callLimits(connection).operationDeadlineMs,
           ),
           clusterId,
         ),

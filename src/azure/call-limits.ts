@@ -30,12 +30,15 @@ export interface CallLimits {
   readonly callDeadlineMs: number;
   /** A `Retry-After` longer than this is not waited for: the call ends with a ThrottledError. */
   readonly maxRetryAfterSeconds: number;
+  /** Waiting for a long-running operation (an AKS update) ends after this long. */
+  readonly operationDeadlineMs: number;
 }
 
 export const DEFAULT_CALL_LIMITS: CallLimits = {
   attemptTimeoutMs: 30_000,
   callDeadlineMs: 120_000,
   maxRetryAfterSeconds: 60,
+  operationDeadlineMs: 30 * 60_000,
 };
 
 const runDeadline = new AsyncLocalStorage<number>();

@@ -15,13 +15,14 @@ export class AzureApiError extends Error {
 
 /**
  * A call that did not finish in time: its own deadline (`scope` "call": the service hung or kept
- * failing) or the run's budget (`scope` "run": the trigger must answer before the platform gives up).
+ * failing), the run's budget (`scope` "run": the trigger must answer before the platform gives up),
+ * or a long-running operation that was accepted and is still running (`scope` "operation").
  */
 export class DeadlineExceededError extends AzureApiError {
   override readonly name = "DeadlineExceededError";
   constructor(
     message: string,
-    readonly scope: "call" | "run",
+    readonly scope: "call" | "run" | "operation",
   ) {
     super(message, "DeadlineExceeded", undefined);
   }

@@ -23,6 +23,8 @@ export function isTransient(error: unknown): boolean {
 
 /** A first retry of a transient failure; waits.ts stretches it the longer the failure lasts. */
 const TRANSIENT_RETRY_SECONDS = 60;
+/** An operation still running when we stopped waiting is looked at again after this long. */
+const OPERATION_RETRY_SECONDS = 300;
 /** After the run's budget ran out the check continues in a queued look, as soon as the queue takes it. */
 const BUDGET_RETRY_SECONDS = 5;
 
@@ -41,6 +43,13 @@ export function outcomeOfError(error: unknown, what?: string): ErrorOutcome {
       status: "deferred",
       reason: `${prefix}Azure is throttling (${described.code}) and asked to wait ${String(error.retryAfterSeconds)} s; looking again then`,
       details: { error: described, retryAfterSeconds: error.retryAfterSeconds },
+    };
+  }
+  if (error instanceof DeadlineExceededError && error.scope === "operation") {
+    return {
+      status: "deferred",
+      reason: `${prefix}${error.message}; looking again later`,
+      details: { error: described, retryAfterSeconds: OPERATION_RETRY_SECONDS },
     };
   }
   if (error instanceof DeadlineExceededError && error.scope === "run") {

@@ -64,6 +64,8 @@ export const CONFIG_VARIABLES = {
   AUTOPROTECT_CALL_DEADLINE_SECONDS: "one Azure call, retries included, may take this long (default 120)",
   AUTOPROTECT_MAX_RETRY_AFTER_SECONDS:
     "the longest Retry-After waited for within a run; longer ones defer the check (default 60)",
+  AUTOPROTECT_OPERATION_TIMEOUT_SECONDS:
+    "waiting for a long-running write (an AKS update) ends after this long; the check is deferred (default 1800)",
   AUTOPROTECT_SWEEP_SCHEDULE:
     "NCRONTAB schedule of the timer sweep (Functions app setting; default every 6 hours)",
   AUTOPROTECT_INGESTION_ENDPOINT:
@@ -197,6 +199,7 @@ export function loadConfig(env: Env = process.env): Config {
     attemptTimeoutMs: number(env, "AUTOPROTECT_CALL_TIMEOUT_SECONDS", 30, 1, 600) * 1000,
     callDeadlineMs: number(env, "AUTOPROTECT_CALL_DEADLINE_SECONDS", 120, 1, 3600) * 1000,
     maxRetryAfterSeconds: number(env, "AUTOPROTECT_MAX_RETRY_AFTER_SECONDS", 60, 0, 3600),
+    operationDeadlineMs: number(env, "AUTOPROTECT_OPERATION_TIMEOUT_SECONDS", 1800, 1, 86_400) * 1000,
   };
   if (callLimits.callDeadlineMs < callLimits.attemptTimeoutMs) {
     throw new ConfigError(

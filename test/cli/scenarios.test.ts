@@ -7,7 +7,7 @@ import type { OutcomeRecord } from "../../src/model/outcome.js";
 import { apimApi, apimService, SUB } from "../sim/helpers.js";
 import { BASE_ENV } from "../support/azure.js";
 import { cli } from "../support/cli.js";
-import { PROTECTED_PROPERTIES, cluster, clusterId, estate } from "../support/estate.js";
+import { PROTECTED_PROPERTIES, SUB_A, cluster, clusterId, estate } from "../support/estate.js";
 
 const MINUTE = 60_000;
 
@@ -150,6 +150,57 @@ describe("faults from the estate file", () => {
       "aks-done": "compliant",
     });
     expect((await saved(after2)).faults).toEqual([unused]);
+  });
+});
+
+describe("every wait ends: hung calls and stuck operations from the estate", () => {
+  it("ends a run whose reads hang at the call's deadline, with an outcome for every check it could not make", async () => {
+    const { path, env } = await scenario({
+      ...estate([cluster("aks-open")]),
+      faults: [{ kind: "hang", pathRegex: "/managedClusters$", times: 10 }],
+    });
+    const started = Date.now();
+    const result = await cli(["sweep", "--simulate", path, "--json"], {
+      ...env,
+      AUTOPROTECT_CALL_TIMEOUT_SECONDS: "1",
+      AUTOPROTECT_CALL_DEADLINE_SECONDS: "2",
+    });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(result.code).toBe(1);
+    const outcomes = records(result.stdout);
+    // The listing hung: each check it would have fed fails on the subscription, with the code.
+    const listing = outcomes.filter((o) => o.Check.startsWith("aks."));
+    expect(listing.map((o) => o.Check).sort()).toEqual([
+      "aks.authorized-ips",
+      "aks.azure-policy",
+      "aks.defender-sensor",
+      "aks.sensor-workspace",
+    ]);
+    for (const outcome of listing) {
+      expect(outcome).toMatchObject({ Status: "failed", ResourceId: `/subscriptions/${SUB_A}` });
+      expect(outcome.Details).toMatchObject({ code: "DeadlineExceeded" });
+    }
+  });
+
+  it("stops waiting for an update that stays in progress, and defers the checks it was for", async () => {
+    const { path, env } = await scenario({
+      ...estate([cluster("aks-open")]),
+      faults: [{ kind: "lro-stuck", method: "PUT", pathRegex: "/managedClusters/aks-open$" }],
+    });
+    const started = Date.now();
+    const result = await cli(["reconcile", clusterId("aks-open"), "--simulate", path, "--json"], {
+      ...env,
+      AUTOPROTECT_OPERATION_TIMEOUT_SECONDS: "2",
+    });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(result.code).toBe(0);
+    const deferred = records(result.stdout).filter((o) => o.Status === "deferred");
+    expect(deferred.map((o) => o.Check).sort()).toEqual([
+      "aks.authorized-ips",
+      "aks.azure-policy",
+      "aks.defender-sensor",
+    ]);
+    expect(deferred[0]?.Reason).toMatch(/still running after 2 s/);
   });
 });
 
