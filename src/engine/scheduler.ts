@@ -6,6 +6,8 @@
  * stays deferred for days (an instance over its capacity limit), and the chains would never merge.
  */
 import { randomUUID } from "node:crypto";
+import { parseResourceId, ResourceIdError } from "../model/resource-id.js";
+import { assertReconcilable, UnsupportedTargetError } from "./engine.js";
 import type { RequeueRequest } from "./requeue.js";
 
 /** The body of a reconcile message on the queue. */
@@ -144,6 +146,15 @@ export function parseReconcileMessage(body: unknown): ReconcileMessage {
   }
   if (record.mode !== undefined && record.mode !== "audit") {
     throw new ReconcileMessageError(`mode must be "audit" when given, not ${JSON.stringify(record.mode)}`);
+  }
+  // Anyone who can write to the queue can name a resource: it is checked like any other entry point.
+  try {
+    assertReconcilable(parseResourceId(record.resourceId as string));
+  } catch (error) {
+    if (error instanceof ResourceIdError || error instanceof UnsupportedTargetError) {
+      throw new ReconcileMessageError(error.message);
+    }
+    throw error;
   }
   return record as unknown as ReconcileMessage;
 }
