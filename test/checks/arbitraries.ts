@@ -3,6 +3,7 @@ import { CLUSTER_CHECKS, resolveSensorWorkspaceId, type ClusterCheckInput } from
 import type { ClusterSnapshot, WorkspaceSnapshot } from "../../src/model/cluster.js";
 import { CHECK_IDS } from "../../src/model/checks.js";
 import type { PricingSnapshot } from "../../src/model/pricing.js";
+import { parseWorkspaceId, ResourceIdError } from "../../src/model/resource-id.js";
 import { CLUSTER_WORKSPACE, CONFIG_WORKSPACE, INSIGHTS_WORKSPACE, PRIVATE_LINK_SCOPE } from "./builders.js";
 
 type Json = Record<string, unknown>;
@@ -29,9 +30,18 @@ function withUnknown(arb: fc.Arbitrary<Json>): fc.Arbitrary<Json> {
   return fc.tuple(arb, unknownProperties).map(([known, extra]) => ({ ...extra, ...known }));
 }
 
+/** Workspace ids ARM would refuse, as clusters and API examples carry them. */
+export const INVALID_WORKSPACE_IDS = [
+  // azure-rest-api-specs' ManagedClustersCreate_SecurityProfile example.
+  "/subscriptions/SUB_ID/resourcegroups/RG_NAME/providers/microsoft.operationalinsights/workspaces/WORKSPACE_NAME",
+  `${CLUSTER_WORKSPACE}/..`,
+  "not-a-resource-id",
+];
+
 const workspaceId = fc.oneof(
   fc.constantFrom(CLUSTER_WORKSPACE, CONFIG_WORKSPACE, INSIGHTS_WORKSPACE, ""),
   fc.constant(INSIGHTS_WORKSPACE.slice(1)),
+  fc.constantFrom(...INVALID_WORKSPACE_IDS),
 );
 
 const cidr = fc.oneof(
@@ -175,6 +185,17 @@ const workspaceShape = fc.oneof(
   }),
 );
 
+/** What the Log Analytics adapter says of an id it will not send to ARM. */
+function workspaceIdProblem(id: string): string | undefined {
+  try {
+    parseWorkspaceId(id);
+    return undefined;
+  } catch (error) {
+    if (error instanceof ResourceIdError) return error.reason;
+    throw error;
+  }
+}
+
 /** The engine reads the workspace the cluster resolves to; this mirrors that so snapshots stay consistent. */
 export function clusterInput(clusters: fc.Arbitrary<ClusterSnapshot>): fc.Arbitrary<ClusterCheckInput> {
   return fc
@@ -186,19 +207,22 @@ export function clusterInput(clusters: fc.Arbitrary<ClusterSnapshot>): fc.Arbitr
     })
     .map(({ cluster, config, shape, resourceGroupTags }) => {
       const resourceId = resolveSensorWorkspaceId(cluster, config.workspaceId);
+      const problem = resourceId === undefined ? undefined : workspaceIdProblem(resourceId);
       const workspace: WorkspaceSnapshot =
         resourceId === undefined
           ? { state: "none" }
-          : shape.kind === "missing"
-            ? { state: "missing", resourceId }
-            : {
-                state: "found",
-                resourceId,
-                privateLinkScopeIds: shape.scopes,
-                ...(shape.ingestion === undefined
-                  ? {}
-                  : { publicNetworkAccessForIngestion: shape.ingestion }),
-              };
+          : problem !== undefined
+            ? { state: "invalid", resourceId, problem }
+            : shape.kind === "missing"
+              ? { state: "missing", resourceId }
+              : {
+                  state: "found",
+                  resourceId,
+                  privateLinkScopeIds: shape.scopes,
+                  ...(shape.ingestion === undefined
+                    ? {}
+                    : { publicNetworkAccessForIngestion: shape.ingestion }),
+                };
       return {
         cluster,
         config,

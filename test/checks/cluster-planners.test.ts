@@ -17,8 +17,10 @@ import {
   found,
   INSIGHTS_WORKSPACE,
   input,
+  invalid,
   NO_WORKSPACE,
   PRIVATE_LINK_SCOPE,
+  SPEC_EXAMPLE_WORKSPACE,
 } from "./builders.js";
 
 const insights = (
@@ -224,6 +226,35 @@ describe("planDefenderSensor", () => {
       { state: "missing", resourceId: CLUSTER_WORKSPACE },
       CONFIG_WORKSPACE,
       { verdict: "manual", reasonHas: [CLUSTER_WORKSPACE, "not found", "Defender profile"] },
+    ],
+    [
+      "off with a workspace id ARM would refuse: never replaced, so a person fixes it",
+      defender(SPEC_EXAMPLE_WORKSPACE, false),
+      invalid(SPEC_EXAMPLE_WORKSPACE),
+      CONFIG_WORKSPACE,
+      {
+        verdict: "manual",
+        reasonHas: [
+          SPEC_EXAMPLE_WORKSPACE,
+          "not a valid workspace id",
+          "'SUB_ID' is not a GUID",
+          "Defender profile",
+        ],
+      },
+    ],
+    [
+      "on with a workspace id ARM would refuse is compliant here (aks.sensor-workspace reports it)",
+      defender(SPEC_EXAMPLE_WORKSPACE, true),
+      invalid(SPEC_EXAMPLE_WORKSPACE),
+      CONFIG_WORKSPACE,
+      { verdict: "compliant" },
+    ],
+    [
+      "Container insights names something that is not a workspace",
+      { addonProfiles: insights(true, { logAnalyticsWorkspaceResourceID: "law-main" }) },
+      invalid("/law-main"),
+      undefined,
+      { verdict: "manual", reasonHas: ["/law-main", "not a valid workspace id", "Container insights"] },
     ],
   ];
   it.each(cases)("%s", (_name, fields, workspace, workspaceId, expected) => {
@@ -463,6 +494,26 @@ describe("planSensorWorkspace", () => {
       { ...COMPLIANT, ...defender(CLUSTER_WORKSPACE, true) },
       { state: "missing", resourceId: CLUSTER_WORKSPACE },
       { verdict: "manual", reasonHas: [CLUSTER_WORKSPACE, "was not found", "create it", "Defender profile"] },
+    ],
+    [
+      "azure-rest-api-specs' ManagedClustersCreate_SecurityProfile workspace id",
+      defender(SPEC_EXAMPLE_WORKSPACE, true),
+      invalid(SPEC_EXAMPLE_WORKSPACE),
+      {
+        verdict: "manual",
+        reasonHas: [
+          SPEC_EXAMPLE_WORKSPACE,
+          "not a valid workspace id",
+          "'SUB_ID' is not a GUID",
+          "Defender profile",
+        ],
+      },
+    ],
+    [
+      "a cluster id where a workspace belongs",
+      defender(cluster().id, true),
+      invalid(cluster().id ?? ""),
+      { verdict: "manual", reasonHas: ["not a valid workspace id", "not a Log Analytics workspace"] },
     ],
   ];
   it.each(cases)("%s", (_name, fields, workspace, expected) => {

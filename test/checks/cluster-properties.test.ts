@@ -10,8 +10,8 @@ import {
   type ClusterCheckInput,
   type ClusterFinding,
 } from "../../src/checks/index.js";
-import type { ClusterChange, ClusterSnapshot } from "../../src/model/cluster.js";
-import { CONFIG_WORKSPACE } from "./builders.js";
+import type { ClusterChange, ClusterSnapshot, WorkspaceSnapshot } from "../../src/model/cluster.js";
+import { CLUSTER_WORKSPACE, CONFIG_WORKSPACE, SPEC_EXAMPLE_WORKSPACE, invalid } from "./builders.js";
 import { clusterInput, clusterSnapshot, writableCluster } from "./arbitraries.js";
 
 const RUNS = { numRuns: 400 };
@@ -228,11 +228,45 @@ describe("planClusterProtection", () => {
         ["compliant", "change", "deferred", "skipped"].map((verdict) => `${check} ${verdict}`),
       ),
       "aks.defender-sensor manual",
+      // Held back: the cluster's running sensor names a workspace ARM refuses.
+      "aks.azure-policy manual",
       "aks.authorized-ips manual",
       "aks.sensor-workspace compliant",
       "aks.sensor-workspace manual",
       "aks.sensor-workspace skipped",
     ];
     expect([...seen].sort()).toEqual(expect.arrayContaining(expected.sort()));
+  });
+});
+
+describe("checks fail alone", () => {
+  const workspaces: fc.Arbitrary<WorkspaceSnapshot> = fc.constantFrom(
+    { state: "none" },
+    invalid(SPEC_EXAMPLE_WORKSPACE),
+    { state: "missing", resourceId: CLUSTER_WORKSPACE },
+    { state: "found", resourceId: CONFIG_WORKSPACE, privateLinkScopeIds: [] },
+  );
+
+  it("what was read of the workspace changes no other check, except that ARM refusing the cluster's writes holds a change back", () => {
+    fc.assert(
+      fc.property(clusterInput(clusterSnapshot), workspaces, (input, workspace) => {
+        const first = planClusterProtection(input);
+        const second = planClusterProtection({ ...input, workspace });
+        for (const check of ["aks.azure-policy", "aks.authorized-ips"]) {
+          const a = first.find((e) => e.check === check)?.finding;
+          const b = second.find((e) => e.check === check)?.finding;
+          if (JSON.stringify(a) === JSON.stringify(b)) continue;
+          const [held, other] = a?.verdict === "manual" ? [a, b] : [b, a];
+          expect(held?.verdict).toBe("manual");
+          expect(held?.reason).toContain("ARM refuses every write of this cluster");
+          const otherAction =
+            other?.verdict === "change"
+              ? other.action
+              : (other?.details as { plannedAction?: string } | undefined)?.plannedAction;
+          expect(held?.details?.plannedAction).toBe(otherAction);
+        }
+      }),
+      RUNS,
+    );
   });
 });
