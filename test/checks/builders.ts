@@ -1,6 +1,7 @@
 import type { ClusterSnapshot, WorkspaceSnapshot } from "../../src/model/cluster.js";
 import { CHECK_IDS } from "../../src/model/checks.js";
 import type { ClusterCheckInput } from "../../src/checks/index.js";
+import { DEFAULT_MIN_AUTHORIZED_PREFIX } from "../../src/model/ip-range.js";
 import { parseWorkspaceId, ResourceIdError } from "../../src/model/resource-id.js";
 
 export const SUBSCRIPTION = "0b1f6471-1bf0-4dda-aec3-cb9272f09590";
@@ -54,6 +55,7 @@ export function input(
     config: {
       workspaceId: CONFIG_WORKSPACE,
       authorizedIpRanges: ["203.0.113.0/24"],
+      minAuthorizedPrefix: DEFAULT_MIN_AUTHORIZED_PREFIX,
       excludeTag: "autoprotect-exclude",
       checks: [...CHECK_IDS],
       ...options.config,

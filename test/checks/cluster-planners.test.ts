@@ -339,6 +339,77 @@ describe("planAuthorizedIps", () => {
       { verdict: "compliant" },
     ],
     [
+      "0.0.0.0/32: AKS's 'only the load balancer's outbound IP', a restriction",
+      { apiServerAccessProfile: { authorizedIPRanges: ["0.0.0.0/32"] } },
+      ranges,
+      { verdict: "compliant" },
+    ],
+    [
+      "an IPv6 range of a documentation prefix",
+      { apiServerAccessProfile: { authorizedIPRanges: ["2001:db8::/48"] } },
+      ranges,
+      { verdict: "compliant" },
+    ],
+    [
+      "0.0.0.0/0 beside a real range: never compliant, never removed",
+      { apiServerAccessProfile: { authorizedIPRanges: ["198.51.100.7/32", "0.0.0.0/0"] } },
+      ranges,
+      { verdict: "manual", reasonHas: ["the API server accepts any address through 0.0.0.0/0: remove it"] },
+    ],
+    [
+      "::/0",
+      { apiServerAccessProfile: { authorizedIPRanges: ["::/0"] } },
+      ranges,
+      { verdict: "manual", reasonHas: ["accepts any address through ::/0: remove it"] },
+    ],
+    [
+      "all of IPv4 through IPv4-mapped IPv6",
+      { apiServerAccessProfile: { authorizedIPRanges: ["::ffff:0.0.0.0/96"] } },
+      ranges,
+      { verdict: "manual", reasonHas: ["accepts any address through ::ffff:0.0.0.0/96"] },
+    ],
+    [
+      "shorter than /8, with its neighbour /0",
+      { apiServerAccessProfile: { authorizedIPRanges: ["64.0.0.0/2", "0.0.0.0/0"] } },
+      ranges,
+      { verdict: "manual", reasonHas: ["through 64.0.0.0/2 and 0.0.0.0/0: remove them"] },
+    ],
+    [
+      "shorter than /8 alone",
+      { apiServerAccessProfile: { authorizedIPRanges: ["10.0.0.0/7"] } },
+      ranges,
+      { verdict: "manual", reasonHas: ["accepts most of the internet through 10.0.0.0/7: remove it"] },
+    ],
+    [
+      "/8 is the shortest that restricts by default",
+      { apiServerAccessProfile: { authorizedIPRanges: ["10.0.0.0/8"] } },
+      ranges,
+      { verdict: "compliant" },
+    ],
+    [
+      "a private cluster listing 0.0.0.0/0: its API server has no public endpoint for the range to open",
+      { apiServerAccessProfile: { enablePrivateCluster: true, authorizedIPRanges: ["0.0.0.0/0"] } },
+      ranges,
+      { verdict: "compliant", reasonHas: ["private"] },
+    ],
+    [
+      "a service tag (preview), read as unknown",
+      { apiServerAccessProfile: { authorizedIPRanges: ["AzureCloud"] } },
+      ranges,
+      { verdict: "manual", reasonHas: ["'AzureCloud'", "not an IP address or CIDR", "check it"] },
+    ],
+    [
+      "an internet-wide configured range is never added",
+      { networkProfile: { loadBalancerSku: "standard" } },
+      ["203.0.113.0/24", "0.0.0.0/0"],
+      {
+        verdict: "manual",
+        reasonHas: [
+          "AUTOPROTECT_AUTHORIZED_IP_RANGES lists 0.0.0.0/0, which would not restrict the API server",
+        ],
+      },
+    ],
+    [
       "open, standard load balancer",
       { networkProfile: { loadBalancerSku: "standard" } },
       ranges,
@@ -428,6 +499,21 @@ describe("planAuthorizedIps", () => {
       planAuthorizedIps(deepFreeze(input(fields, { config: { authorizedIpRanges: configured } }))),
       expected,
     );
+  });
+
+  it("takes the minimum prefix from configuration", () => {
+    const listing = (range: string, minAuthorizedPrefix: number) =>
+      planAuthorizedIps(
+        input(
+          { apiServerAccessProfile: { authorizedIPRanges: [range] } },
+          { config: { minAuthorizedPrefix } },
+        ),
+      ).verdict;
+    expect(listing("10.0.0.0/8", 8)).toBe("compliant");
+    expect(listing("10.0.0.0/8", 16)).toBe("manual");
+    expect(listing("10.1.0.0/16", 16)).toBe("compliant");
+    expect(listing("0.0.0.0/1", 1)).toBe("compliant");
+    expect(listing("0.0.0.0/0", 1)).toBe("manual");
   });
 
   it("does not name pools without node public IPs", () => {

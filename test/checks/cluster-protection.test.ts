@@ -264,6 +264,24 @@ describe("checks fail alone", () => {
     ]);
     expect(entries[2]?.finding.reason).toContain("cannot read apiServerAccessProfile");
   });
+
+  it.each([
+    ["authorizedIPRanges that is not a list", { authorizedIPRanges: "203.0.113.0/24" }, "not a list"],
+    ["a range that is not a CIDR", { authorizedIPRanges: ["203.0.113.0/24", "AzureCloud"] }, "'AzureCloud'"],
+    ["a number among the ranges", { authorizedIPRanges: [42] }, "'42'"],
+  ])("%s makes aks.authorized-ips manual, and only it", (_name, access, named) => {
+    const entries = planClusterProtection(
+      deepFreeze(input({ ...COMPLIANT, apiServerAccessProfile: access })),
+    );
+    expect(summary(entries)).toEqual([
+      ["aks.defender-sensor", "compliant"],
+      ["aks.azure-policy", "compliant"],
+      ["aks.authorized-ips", "manual"],
+      ["aks.sensor-workspace", "compliant"],
+    ]);
+    expect(entries[2]?.finding.reason).toContain(named);
+    expect(entries[2]?.finding.reason).toContain("what the API server accepts is unknown");
+  });
 });
 
 describe("applyClusterChanges", () => {
