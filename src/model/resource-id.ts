@@ -37,8 +37,8 @@ export function isSubscriptionIdValid(value: string): boolean {
 
 /**
  * Characters ARM accepts in no resource name ("Naming rules and restrictions for Azure resources"):
- * `<>%&\?` are refused everywhere, `#` breaks ARM's URL parsing, `*` is refused by every type this
- * tool handles, and control characters by all of them.
+ * `<>%&\?` are refused everywhere, `#` breaks ARM's URL parsing, and `*` and control characters
+ * are refused by the rules of every type this tool reconciles.
  */
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
 const NEVER_IN_A_NAME = /[\u0000-\u001f\u007f<>%&\\?#*]/;
