@@ -73,6 +73,11 @@ param sensorWorkspaceId string = ''
 @description('AUTOPROTECT_AUTHORIZED_IP_RANGES: comma-separated IPv4 CIDRs added to clusters whose API server is open. Empty: manual')
 param authorizedIpRanges string = ''
 
+@minValue(1)
+@maxValue(32)
+@description('AUTOPROTECT_MIN_AUTHORIZED_PREFIX: authorized IP ranges shorter than this prefix are internet-wide: refused in AUTOPROTECT_AUTHORIZED_IP_RANGES, manual on a cluster')
+param minAuthorizedPrefix int = 8
+
 @allowed(['P1', 'P2', 'P3', 'P4', 'P5'])
 @description('AUTOPROTECT_API_SUBPLAN: Defender for APIs sub-plan when enabling the plan')
 param apiSubPlan string = 'P1'
@@ -416,6 +421,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     AUTOPROTECT_MODE: mode
     AUTOPROTECT_WORKSPACE_ID: sensorWorkspaceId
     AUTOPROTECT_AUTHORIZED_IP_RANGES: authorizedIpRanges
+    AUTOPROTECT_MIN_AUTHORIZED_PREFIX: string(minAuthorizedPrefix)
     AUTOPROTECT_API_SUBPLAN: apiSubPlan
     AUTOPROTECT_EXCLUDE_TAG: excludeTag
     AUTOPROTECT_CAPACITY_LIMIT: string(capacityLimit)

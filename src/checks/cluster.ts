@@ -3,7 +3,12 @@ import type { ClusterChange, ClusterSnapshot } from "../model/cluster.js";
 import { planAuthorizedIps } from "./authorized-ips.js";
 import { planAzurePolicy } from "./azure-policy.js";
 import type { ClusterCheckInput } from "./cluster-input.js";
-import { planDefenderSensor } from "./defender-sensor.js";
+import {
+  isSensorEnabled,
+  planDefenderSensor,
+  resolveSensorWorkspace,
+  workspaceFix,
+} from "./defender-sensor.js";
 import { EXCLUDED_BY_TAG, findTagExclusion } from "./exclusion.js";
 import { fields, nonBlankText, sameWord } from "./read.js";
 import { planSensorWorkspace } from "./sensor-workspace.js";
@@ -48,9 +53,20 @@ export function planClusterProtection(input: ClusterCheckInput): ClusterFinding[
       },
     }));
   }
+  const refused = refusedWrite(input);
   const block = writeBlock(input.cluster);
   return checks.map((check) => {
-    const finding = PLANNERS[check](input);
+    const finding = planAlone(check, input);
+    if (refused !== undefined && finding.verdict === "change") {
+      return {
+        check,
+        finding: {
+          verdict: "manual",
+          reason: `${finding.reason}; ${refused}`,
+          details: { ...finding.details, plannedAction: finding.action },
+        },
+      };
+    }
     if (block === undefined || finding.verdict !== "change") return { check, finding };
     if (block.manual === true) {
       return {
@@ -72,6 +88,37 @@ export function planClusterProtection(input: ClusterCheckInput): ClusterFinding[
       },
     };
   });
+}
+
+/**
+ * One check's finding, whatever the others make of the same cluster: a value no planner foresaw
+ * stops only the check that reads it (the planners read ARM's JSON, which may hold anything).
+ */
+function planAlone(check: ClusterCheckId, input: ClusterCheckInput): Finding<ClusterChange> {
+  try {
+    return PLANNERS[check](input);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      verdict: "manual",
+      reason: `the cluster's settings for this check could not be read (${message}): check them`,
+      details: { error: message },
+    };
+  }
+}
+
+/**
+ * Why ARM would refuse any PUT of this cluster as it stands. A PUT restates the Defender profile, and
+ * with the sensor on ARM checks that its workspace exists (`LinkedInvalidPropertyId`); the workspace
+ * is the cluster's own and is never replaced here, so every other change waits for a person.
+ */
+function refusedWrite(input: ClusterCheckInput): string | undefined {
+  const { cluster, workspace } = input;
+  if (!isSensorEnabled(cluster)) return undefined;
+  if (resolveSensorWorkspace(cluster, input.config.workspaceId)?.source !== "cluster") return undefined;
+  if (workspace.state !== "invalid" && workspace.state !== "missing") return undefined;
+  const why = workspace.state === "invalid" ? "is not a valid workspace id" : "names no existing workspace";
+  return `ARM refuses every write of this cluster while its Defender profile's workspace ${workspace.resourceId} ${why}: ${workspaceFix("cluster", workspace.state)}`;
 }
 
 export interface WriteBlock {

@@ -6,6 +6,8 @@
  * stays deferred for days (an instance over its capacity limit), and the chains would never merge.
  */
 import { randomUUID } from "node:crypto";
+import { parseResourceId, ResourceIdError } from "../model/resource-id.js";
+import { assertReconcilable, UnsupportedTargetError } from "../model/targets.js";
 import type { RequeueRequest } from "./requeue.js";
 import type { PendingOperation } from "./run-context.js";
 
@@ -151,6 +153,15 @@ export function parseReconcileMessage(body: unknown): ReconcileMessage {
   }
   if (record.operation !== undefined && !isOperation(record.operation)) {
     throw new ReconcileMessageError("operation must name the resource, status URL, checks, action and start");
+  }
+  // Anyone who can write to the queue can name a resource: it is checked like any other entry point.
+  try {
+    assertReconcilable(parseResourceId(record.resourceId as string));
+  } catch (error) {
+    if (error instanceof ResourceIdError || error instanceof UnsupportedTargetError) {
+      throw new ReconcileMessageError(error.message);
+    }
+    throw error;
   }
   return record as unknown as ReconcileMessage;
 }

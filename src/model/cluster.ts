@@ -78,6 +78,8 @@ export type ClusterChange =
 /** What the engine read about the Log Analytics workspace the sensor uses or would use. */
 export type WorkspaceSnapshot =
   | { readonly state: "none" }
+  /** The id is not a Log Analytics workspace id ARM could serve, so nothing was read. */
+  | { readonly state: "invalid"; readonly resourceId: string; readonly problem: string }
   | { readonly state: "missing"; readonly resourceId: string }
   | {
       readonly state: "found";

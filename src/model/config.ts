@@ -1,6 +1,7 @@
 import { isIPv4 } from "node:net";
 import { CHECK_IDS, isCheckId, type CheckId } from "./checks.js";
-import { isSubscriptionIdValid, parseResourceId, ResourceIdError } from "./resource-id.js";
+import { DEFAULT_MIN_AUTHORIZED_PREFIX, isInternetWide, parseIpRange } from "./ip-range.js";
+import { isSubscriptionIdValid, parseWorkspaceId, ResourceIdError } from "./resource-id.js";
 import type { Mode } from "./outcome.js";
 import type { CallLimits } from "../azure/call-limits.js";
 
@@ -9,6 +10,8 @@ export interface Config {
   readonly mode: Mode;
   readonly workspaceId: string | undefined;
   readonly authorizedIpRanges: readonly string[];
+  /** Authorized ranges shorter than this prefix are internet-wide: never configured, never counted as a restriction. */
+  readonly minAuthorizedPrefix: number;
   readonly apiSubPlan: string;
   readonly excludeTag: string;
   readonly capacityLimit: number;
@@ -49,6 +52,8 @@ export const CONFIG_VARIABLES = {
   AUTOPROTECT_WORKSPACE_ID: "Log Analytics workspace resource id for the Defender sensor",
   AUTOPROTECT_AUTHORIZED_IP_RANGES:
     "comma-separated IPv4 CIDRs added to clusters with an unrestricted API server",
+  AUTOPROTECT_MIN_AUTHORIZED_PREFIX:
+    "shortest prefix an authorized IP range may have to count as a restriction (default 8)",
   AUTOPROTECT_API_SUBPLAN: "Defender for APIs sub-plan when enabling the plan (default P1)",
   AUTOPROTECT_EXCLUDE_TAG:
     "tag name that excludes a resource or its resource group (default autoprotect-exclude)",
@@ -153,18 +158,38 @@ export function loadConfig(env: Env = process.env): Config {
   let workspaceId: string | undefined;
   if (workspaceRaw !== undefined && workspaceRaw !== "") {
     try {
-      const parsed = parseResourceId(workspaceRaw);
-      if (parsed.type.toLowerCase() !== "microsoft.operationalinsights/workspaces") {
-        throw new ResourceIdError(`'${workspaceRaw}' is a ${parsed.type}, not a Log Analytics workspace`);
-      }
-      workspaceId = parsed.id;
+      workspaceId = parseWorkspaceId(workspaceRaw).id;
     } catch (error) {
       if (error instanceof ResourceIdError) throw new ConfigError("AUTOPROTECT_WORKSPACE_ID", error.message);
       throw error;
     }
   }
 
+  const minAuthorizedPrefix = number(
+    env,
+    "AUTOPROTECT_MIN_AUTHORIZED_PREFIX",
+    DEFAULT_MIN_AUTHORIZED_PREFIX,
+    1,
+    32,
+  );
+  if (!Number.isInteger(minAuthorizedPrefix)) {
+    throw new ConfigError(
+      "AUTOPROTECT_MIN_AUTHORIZED_PREFIX",
+      `'${minAuthorizedPrefix}' is not a whole number`,
+    );
+  }
   const authorizedIpRanges = list(env.AUTOPROTECT_AUTHORIZED_IP_RANGES);
+  // A range that lets in the whole internet would be reported as protection while protecting nothing.
+  const wideRange = authorizedIpRanges.find((r) => {
+    const range = parseIpRange(r);
+    return range !== undefined && isInternetWide(range, minAuthorizedPrefix);
+  });
+  if (wideRange !== undefined) {
+    throw new ConfigError(
+      "AUTOPROTECT_AUTHORIZED_IP_RANGES",
+      `'${wideRange}' is internet-wide: a range must be /${minAuthorizedPrefix} or longer (AUTOPROTECT_MIN_AUTHORIZED_PREFIX)`,
+    );
+  }
   const badRange = authorizedIpRanges.find((r) => !isIpv4Cidr(r));
   if (badRange !== undefined) {
     throw new ConfigError("AUTOPROTECT_AUTHORIZED_IP_RANGES", `'${badRange}' is not an IPv4 address or CIDR`);
@@ -213,6 +238,7 @@ export function loadConfig(env: Env = process.env): Config {
     mode: modeRaw,
     workspaceId,
     authorizedIpRanges,
+    minAuthorizedPrefix,
     apiSubPlan: apiSubPlan.toUpperCase(),
     excludeTag,
     capacityLimit: number(env, "AUTOPROTECT_CAPACITY_LIMIT", 60, 1, 100),
