@@ -57,6 +57,7 @@ function outcome(
     CorrelationId: runId,
     DurationMs: 120 + hoursAgo,
     Details: status === "failed" ? { code: "OperationNotAllowed" } : {},
+    OutcomeId: `${runId}-${check}`,
   };
 }
 

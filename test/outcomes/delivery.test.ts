@@ -73,6 +73,7 @@ function outcome(n: number, details: Record<string, unknown> = {}): OutcomeRecor
     CorrelationId: "corr",
     DurationMs: 12.5,
     Details: details,
+    OutcomeId: `outcome-${String(n)}`,
   };
 }
 
