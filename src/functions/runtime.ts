@@ -145,6 +145,9 @@ export async function recordOutcomes(
   for (const { row, reason } of report.rejected) {
     context.error(`outcomes: the stream refused the ${row.Check} outcome of ${row.ResourceId}: ${reason}`);
   }
+  for (const { problem, keptIn } of report.corrupt) {
+    context.error(`outcomes: a damaged entry of the spool was moved to ${keptIn}: ${problem}`);
+  }
 }
 
 /**
