@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { lstat, mkdtemp, readFile, readdir, utimes, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readFile, readdir, utimes, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -15,7 +15,10 @@ import { tryLock } from "../../src/outcomes/file-lock.js";
 import { createFileSpool } from "../../src/outcomes/file-spool.js";
 import { withOutcomeId } from "../../src/outcomes/record.js";
 import { OUTCOME_STREAM } from "../../src/outcomes/schema.js";
-import { landed, outcome, startIngestion, uploaderFor } from "../support/outcomes.js";
+import { BASE_ENV } from "../support/azure.js";
+import { cli } from "../support/cli.js";
+import { cluster, estate } from "../support/estate.js";
+import { landed, outcome, RULE, startIngestion, uploaderFor } from "../support/outcomes.js";
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -93,6 +96,38 @@ describe("a damaged spool", () => {
     const report = await deliverOutcomes([], { uploader: uploaderFor(s), spool: createFileSpool(dir) });
     expect(report).toMatchObject({ sent: 2, spooled: 0 });
     expect(landed(s)).toEqual(["outcome 1", "outcome 2"]);
+  });
+});
+
+describe("a CLI run over a damaged spool", () => {
+  it("says so on stderr, sends the rest, saves the estate and exits 0", async () => {
+    const dir = await stateDir();
+    const state = join(dir, "state");
+    await mkdir(state);
+    await writeFile(
+      join(state, "outcome-spool.jsonl"),
+      `${line(outcome(1))}{"cut short\n${line(outcome(2))}`,
+    );
+    const estatePath = join(dir, "estate.json");
+    await writeFile(estatePath, JSON.stringify(estate([cluster("aks-a")])));
+    const saved = join(dir, "saved.json");
+    const result = await cli(["sweep", "--simulate", estatePath, "--json", "--save-estate", saved], {
+      ...BASE_ENV,
+      AUTOPROTECT_STATE_DIR: state,
+      AUTOPROTECT_INGESTION_ENDPOINT: "https://dce-autoprotect.westeurope-1.ingest.monitor.azure.com",
+      AUTOPROTECT_DCR_ID: RULE,
+    });
+    expect(result.code, result.stderr).toBe(0);
+    const printed = result.stdout.trim().split("\n").length;
+    expect(result.stderr).toContain(`outcomes: ${String(printed + 2)} sent to Log Analytics`);
+    expect(result.stderr).toContain(
+      `autoprotect: a damaged entry of the outcome spool was moved to ${join(state, "outcome-corrupt.jsonl")}: line 2: not JSON`,
+    );
+    const logs = (
+      JSON.parse(await readFile(saved, "utf8")) as { logs: Record<string, { row: { Reason: string } }[]> }
+    ).logs[OUTCOME_STREAM];
+    expect(logs?.slice(0, 2).map((r) => r.row.Reason)).toEqual(["outcome 1", "outcome 2"]);
+    expect(logs).toHaveLength(printed + 2);
   });
 });
 
