@@ -231,4 +231,29 @@ describe("a CLI run with the state folder on a full disk", () => {
       expect(existsSync(stateDir) ? await leftovers(stateDir) : []).toEqual([]);
     },
   );
+
+  it("with Log Analytics failing too, the last line says how many outcomes exist only in the output", async () => {
+    const work = await folder();
+    const stateDir = join(work, "state");
+    const estatePath = join(work, "estate.json");
+    const ingestionDown = {
+      kind: "status",
+      pathRegex: "^/dataCollectionRules/",
+      status: 503,
+      code: "ServiceUnavailable",
+      retryAfterSeconds: 0,
+      times: 100,
+    };
+    await writeFile(estatePath, JSON.stringify({ ...estate([cluster("aks-a")]), faults: [ingestionDown] }));
+    disk.full = [stateDir];
+    const result = await cli(["sweep", "--simulate", estatePath, "--json"], env(stateDir));
+    expect(result.code).toBe(1);
+    const printed = result.stdout.trim().split("\n").length;
+    expect(result.stderr.trimEnd().split("\n").at(-1)).toMatch(
+      new RegExp(
+        `^autoprotect: outcomes: the spool in .* cannot be written: cannot lock the spool: ENOSPC.*; ${String(printed)} of this run's outcomes were neither sent nor kept \\(they are in the output above\\)$`,
+      ),
+    );
+    expect(existsSync(stateDir) ? await leftovers(stateDir) : []).toEqual([]);
+  });
 });
