@@ -54,7 +54,8 @@ export function createFileSpool(dir: string, options: FileSpoolOptions = {}): Ou
       text += text === "" || text.endsWith("\n") ? more : `\n${more}`;
     }
     await writeAtomically(path, text);
-    // After the spool holds them: a crash in between sends them twice (readers collapse on OutcomeId), never not at all.
+    // Only once the spool holds them: a crash in between leaves them in both, and the spool then holds
+    // them twice, which peek and remove treat as one (same key); never in neither.
     for (const name of names) await unlink(join(incoming, name)).catch(() => undefined);
     return text;
   }
