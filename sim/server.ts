@@ -76,6 +76,12 @@ export interface SimulatorOptions {
    */
   onEvent?: (event: SimEvent) => void;
   /**
+   * Awaited when a request has arrived, before it is answered: a test's other writer can act at exactly
+   * that moment (a plan written between the engine's read and its write, say) through the simulator's
+   * own endpoint. Requests the hook itself sends go through it too.
+   */
+  onRequest?: (request: { readonly method: string; readonly path: string }) => void | Promise<void>;
+  /**
    * The data collection rule (and Log Analytics workspace) of the Azure Monitor Logs Ingestion and query
    * APIs (sim/logs.ts). Without it, those paths answer 404 for any rule and workspace.
    */
@@ -345,6 +351,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       }
     }
     record.body = body;
+
+    // Another writer acting at exactly this moment (tests of races), before this request is answered.
+    if (options.onRequest !== undefined) await options.onRequest({ method, path });
 
     if (latencyMs > 0) {
       try {

@@ -40,6 +40,8 @@ interface ClusterRead {
   readonly cluster: ClusterResource;
   readonly input: ClusterCheckInput;
   readonly planned: ClusterFinding[];
+  /** The sensor's workspace could not be read: only the check that judges it fails. */
+  readonly workspaceError?: unknown;
 }
 
 /** One cluster's outcomes: one per enabled check, with ARM's spelling of the id once the cluster is read. */
@@ -48,7 +50,9 @@ function outcomes(run: RunContext, id: ParsedResourceId) {
   const checks = CLUSTER_CHECK_IDS.filter((c) => run.enabled(c));
   let resourceId = id.id;
   let confirming: PendingOperation | undefined;
-  const emit = (check: CheckId, given: OutcomeBody): void => {
+  const overrides = new Map<CheckId, OutcomeBody>();
+  const emit = (check: CheckId, planned: OutcomeBody): void => {
+    const given = overrides.get(check) ?? planned;
     // A check a completed earlier write was for, and that complies now, was remediated by that write.
     const body: OutcomeBody =
       confirming?.checks.includes(check) === true && given.status === "compliant"
@@ -80,6 +84,10 @@ function outcomes(run: RunContext, id: ParsedResourceId) {
     confirm: (operation: PendingOperation): void => {
       confirming = operation;
     },
+    /** This check's outcome is `body`, whatever its planner said (its input could not be read). */
+    override: (check: CheckId, body: OutcomeBody): void => {
+      overrides.set(check, body);
+    },
     /** Checks that needed the write get `outcome`; the others report their own finding. */
     emitPlanned: (
       planned: readonly ClusterFinding[],
@@ -106,21 +114,49 @@ async function readAndPlan(
   const resourceGroupTags =
     id.resourceGroup === undefined ? undefined : await run.tagsOf(id.subscriptionId, id.resourceGroup);
   const excluded = exclusionReason(run.config.excludeTag, view.tags, resourceGroupTags) !== undefined;
-  // An excluded cluster costs no further reads.
-  const workspace = excluded
-    ? ({ state: "none" } as const)
-    : await readWorkspace(run, resolveSensorWorkspaceId(view, run.config.workspaceId));
+  // An excluded cluster costs no further reads. A workspace that cannot be read fails only the check
+  // that judges it; the others are planned as if there were none to look at.
+  let workspace: WorkspaceSnapshot = { state: "none" };
+  let workspaceError: unknown;
+  if (!excluded) {
+    try {
+      workspace = await readWorkspace(run, resolveSensorWorkspaceId(view, run.config.workspaceId));
+    } catch (error) {
+      workspaceError = error;
+    }
+  }
   const input: ClusterCheckInput = {
     cluster: view,
     workspace,
     config: run.config,
     ...(resourceGroupTags === undefined ? {} : { resourceGroupTags }),
   };
-  return { cluster, input, planned: planClusterProtection(input) };
+  return {
+    cluster,
+    input,
+    planned: planClusterProtection(input),
+    ...(workspaceError === undefined ? {} : { workspaceError }),
+  };
 }
 
+/**
+ * The checks that needed the workspace read fail with its error: the workspace check always, the
+ * sensor check when it would have to point the sensor at that workspace. The others stand.
+ */
+function overrideUnreadWorkspace(out: ReturnType<typeof outcomes>, read: ClusterRead): void {
+  const failed = outcomeOfError(read.workspaceError, "reading the sensor's workspace");
+  out.override("aks.sensor-workspace", failed);
+  const sensor = read.planned.find((p) => p.check === "aks.defender-sensor");
+  if (sensor !== undefined && sensor.finding.verdict !== "compliant")
+    out.override("aks.defender-sensor", failed);
+}
+
+/** AKS refuses a write while another operation runs (409, OperationNotAllowed) or the ETag moved on (412). */
 function isBusy(error: unknown): boolean {
-  return error instanceof AzureApiError && (error.statusCode === 412 || error.code === "OperationNotAllowed");
+  return (
+    error instanceof AzureApiError &&
+    (error.statusCode === 409 || error.statusCode === 412 || error.code === "OperationNotAllowed")
+  );
 }
 
 function writeFailed(error: unknown, finding: ChangeFinding, combinedWrite: string): OutcomeBody {
@@ -229,6 +265,7 @@ export async function reconcileCluster(
       out.emitAll(outcomeOfError(error));
       return;
     }
+    if (read.workspaceError !== undefined) overrideUnreadWorkspace(out, read);
     const changes = read.planned.filter(({ finding }) => finding.verdict === "change");
     if (changes.length === 0 || run.info.mode === "audit") {
       for (const { check, finding } of read.planned) out.emit(check, run.unapplied(finding));
