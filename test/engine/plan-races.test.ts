@@ -30,7 +30,7 @@ function extensionsOf(w: TestWorld): Record<string, string> {
 
 describe("plan writes that race with another writer", () => {
   it("keeps what another writer set between autoprotect's first read of the plan and its write", async () => {
-    let sim: Simulator | undefined;
+    const other: { sim?: Simulator } = {};
     let raced = false;
     world = await startWorld(
       estate([cluster("aks-1", { properties: PROTECTED_PROPERTIES })], {
@@ -45,9 +45,10 @@ describe("plan writes that race with another writer", () => {
       {
         // While autoprotect looks for clusters that use the plan, someone turns on two extensions.
         onRequest: async ({ method, path }) => {
-          if (raced || sim === undefined || method !== "GET" || !/\/managedClusters$/i.test(path)) return;
+          if (raced || other.sim === undefined || method !== "GET" || !/\/managedClusters$/i.test(path))
+            return;
           raced = true;
-          await writePlan(sim, "Containers", {
+          await writePlan(other.sim, "Containers", {
             pricingTier: "Free",
             extensions: [
               { name: "ContainerRegistriesVulnerabilityAssessments", isEnabled: "True" },
@@ -59,7 +60,7 @@ describe("plan writes that race with another writer", () => {
         },
       },
     );
-    sim = world.sim;
+    other.sim = world.sim;
     const { outcomes } = await world.engine().reconcile(sweep, runInfo());
     expect(raced).toBe(true);
     expect(statusOf(outcomes, "Containers", "defender.containers-plan")).toBe("remediated");
@@ -72,7 +73,7 @@ describe("plan writes that race with another writer", () => {
   });
 
   it("puts back, in one more write, what a stale writer lowered right after autoprotect's write", async () => {
-    let sim: Simulator | undefined;
+    const other: { sim?: Simulator } = {};
     let wrote = false;
     let raced = false;
     world = await startWorld(
@@ -88,11 +89,11 @@ describe("plan writes that race with another writer", () => {
       {
         // Someone who read the plan before autoprotect wrote it writes back what they read.
         onRequest: async ({ method, path }) => {
-          if (sim === undefined || !path.toLowerCase().endsWith("/pricings/containers")) return;
+          if (other.sim === undefined || !path.toLowerCase().endsWith("/pricings/containers")) return;
           if (method === "PUT" && !raced) wrote = true;
           if (method !== "GET" || !wrote || raced) return;
           raced = true;
-          await writePlan(sim, "Containers", {
+          await writePlan(other.sim, "Containers", {
             pricingTier: "Standard",
             extensions: [
               { name: "ContainerRegistriesVulnerabilityAssessments", isEnabled: "False" },
@@ -103,7 +104,7 @@ describe("plan writes that race with another writer", () => {
         },
       },
     );
-    sim = world.sim;
+    other.sim = world.sim;
     const { outcomes } = await world.engine().reconcile(sweep, runInfo());
     expect(raced).toBe(true);
     const plan = outcomes.find((o) => o.Check === "defender.containers-plan");
@@ -120,7 +121,7 @@ describe("plan writes that race with another writer", () => {
   });
 
   it("never replaces a sub-plan another writer chose while autoprotect was deciding to turn the APIs plan on", async () => {
-    let sim: Simulator | undefined;
+    const other: { sim?: Simulator } = {};
     let raced = false;
     world = await startWorld(
       {
@@ -136,17 +137,17 @@ describe("plan writes that race with another writer", () => {
         onRequest: async ({ method, path }) => {
           if (
             raced ||
-            sim === undefined ||
+            other.sim === undefined ||
             method !== "GET" ||
             !/\/Microsoft\.ApiManagement\/service$/i.test(path)
           )
             return;
           raced = true;
-          await writePlan(sim, "Api", { pricingTier: "Standard", subPlan: "P3" });
+          await writePlan(other.sim, "Api", { pricingTier: "Standard", subPlan: "P3" });
         },
       },
     );
-    sim = world.sim;
+    other.sim = world.sim;
     const { outcomes } = await world.engine().reconcile(sweep, runInfo());
     expect(raced).toBe(true);
     expect(statusOf(outcomes, "Api", "defender.apis-plan")).toBe("compliant");
