@@ -73,6 +73,11 @@ param sensorWorkspaceId string = ''
 @description('AUTOPROTECT_AUTHORIZED_IP_RANGES: comma-separated IPv4 CIDRs added to clusters whose API server is open. Empty: manual')
 param authorizedIpRanges string = ''
 
+@minValue(1)
+@maxValue(32)
+@description('AUTOPROTECT_MIN_AUTHORIZED_PREFIX: authorized IP ranges shorter than this prefix are internet-wide: refused in AUTOPROTECT_AUTHORIZED_IP_RANGES, manual on a cluster')
+param minAuthorizedPrefix int = 8
+
 @allowed(['P1', 'P2', 'P3', 'P4', 'P5'])
 @description('AUTOPROTECT_API_SUBPLAN: Defender for APIs sub-plan when enabling the plan')
 param apiSubPlan string = 'P1'
@@ -102,6 +107,31 @@ param checks string = ''
 @description('AUTOPROTECT_SWEEP_SCHEDULE: NCRONTAB schedule of the timer sweep')
 param sweepSchedule string = '0 0 */6 * * *'
 
+@minValue(1)
+@maxValue(720)
+@description('AUTOPROTECT_DEFERRAL_CAP_HOURS: a check deferred longer than this turns manual with its last reason')
+param deferralCapHours int = 24
+
+@minValue(1)
+@maxValue(600)
+@description('AUTOPROTECT_CALL_TIMEOUT_SECONDS: one attempt of an Azure call may take this long before it is retried')
+param callTimeoutSeconds int = 30
+
+@minValue(1)
+@maxValue(3600)
+@description('AUTOPROTECT_CALL_DEADLINE_SECONDS: one Azure call, retries included, may take this long')
+param callDeadlineSeconds int = 120
+
+@minValue(1)
+@maxValue(86400)
+@description('AUTOPROTECT_OPERATION_TIMEOUT_SECONDS: waiting for a long-running write (an AKS update) ends after this long; the check is deferred')
+param operationTimeoutSeconds int = 1800
+
+@minValue(0)
+@maxValue(3600)
+@description('AUTOPROTECT_MAX_RETRY_AFTER_SECONDS: the longest Retry-After waited for within a run; longer ones defer the check')
+param maxRetryAfterSeconds int = 60
+
 // ---------------------------------------------------------------------------------------------
 // Names
 
@@ -109,10 +139,10 @@ var resourceToken = toLower(uniqueString(subscription().id, resourceGroup().id, 
 var allTags = union(tags, { 'azd-env-name': environmentName })
 var operatorRole = loadJsonContent('autoprotect-role.json')
 
-// The storage the code uses (src/azure/): one queue and its poison queue, three tables.
+// The storage the code uses (src/azure/): one queue and its poison queue, four tables.
 var reconcileQueueName = 'autoprotect-reconcile'
 var queueNames = [reconcileQueueName, '${reconcileQueueName}-poison']
-var tableNames = ['AutoprotectRollouts', 'AutoprotectSchedule', 'AutoprotectOutcomeSpool']
+var tableNames = ['AutoprotectRollouts', 'AutoprotectSchedule', 'AutoprotectOutcomeSpool', 'AutoprotectWaits']
 var deploymentContainerName = 'app-package'
 var deadLetterContainerName = 'eventgrid-deadletter'
 
@@ -391,6 +421,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     AUTOPROTECT_MODE: mode
     AUTOPROTECT_WORKSPACE_ID: sensorWorkspaceId
     AUTOPROTECT_AUTHORIZED_IP_RANGES: authorizedIpRanges
+    AUTOPROTECT_MIN_AUTHORIZED_PREFIX: string(minAuthorizedPrefix)
     AUTOPROTECT_API_SUBPLAN: apiSubPlan
     AUTOPROTECT_EXCLUDE_TAG: excludeTag
     AUTOPROTECT_CAPACITY_LIMIT: string(capacityLimit)
@@ -399,6 +430,11 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     AUTOPROTECT_STATE_DIR: stateDir
     AUTOPROTECT_CHECKS: checks
     AUTOPROTECT_SWEEP_SCHEDULE: sweepSchedule
+    AUTOPROTECT_DEFERRAL_CAP_HOURS: string(deferralCapHours)
+    AUTOPROTECT_CALL_TIMEOUT_SECONDS: string(callTimeoutSeconds)
+    AUTOPROTECT_CALL_DEADLINE_SECONDS: string(callDeadlineSeconds)
+    AUTOPROTECT_MAX_RETRY_AFTER_SECONDS: string(maxRetryAfterSeconds)
+    AUTOPROTECT_OPERATION_TIMEOUT_SECONDS: string(operationTimeoutSeconds)
     AUTOPROTECT_INGESTION_ENDPOINT: outcomes.outputs.ingestionEndpoint
     AUTOPROTECT_DCR_ID: outcomes.outputs.ruleImmutableId
     AUTOPROTECT_INGESTION_STREAM: outcomes.outputs.streamName

@@ -25,7 +25,38 @@ export interface Estate {
    * keeps what was ingested, and a simulator started from it serves those rows to queries again.
    */
   logs?: Record<string, EstateLogRow[]>;
+  /**
+   * The simulated clock's start (ISO 8601 with a zone); it runs at real speed from there. A saved estate
+   * carries the clock as the run ended. Without it the simulator keeps real time.
+   */
+  now?: string;
+  /** Faults to inject when the simulator starts; a saved estate carries those not used up (see FaultSpec). */
+  faults?: EstateFault[];
 }
+
+export const FAULT_KINDS = ["status", "drop-connection", "lro-failed", "lro-stuck", "hang"] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/**
+ * A fault to inject. `path` (a string: the whole decoded path, compared without regard to case; a RegExp:
+ * tested as it is) or `pathRegex` (a JavaScript regular expression tested case-insensitively) says which
+ * requests it hits, `method` (any case) narrows it, `times` (default 1) counts down with each hit.
+ */
+export type FaultSpec<Path extends string | RegExp = string | RegExp> = {
+  method?: string;
+  path?: Path;
+  pathRegex?: string;
+  times?: number;
+} & (
+  | { kind: "status"; status: number; code: string; message?: string; retryAfterSeconds?: number }
+  | { kind: "drop-connection" }
+  | { kind: "lro-failed"; code?: string; message?: string }
+  | { kind: "lro-stuck" }
+  | { kind: "hang" }
+);
+
+/** A fault as the estate file spells it: the fields of `injectFault`, with `path` a string. */
+export type EstateFault = FaultSpec<string>;
 
 /** One ingested row: when it was received (ISO 8601) and the row as sent (column → value). */
 export interface EstateLogRow {
@@ -62,10 +93,11 @@ export interface ArmResource {
   id: string;
   name: string;
   type: string;
-  location?: string;
-  sku?: Record<string, unknown>;
-  tags?: Record<string, string>;
-  properties?: Record<string, unknown>;
+  location?: string | null;
+  sku?: Record<string, unknown> | null;
+  /** ARM writes null for a resource without tags (and exported inventories keep it). */
+  tags?: Record<string, string> | null;
+  properties?: Record<string, unknown> | null;
   [k: string]: unknown;
 }
 
@@ -74,7 +106,19 @@ export class EstateError extends Error {
 }
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const TOP_LEVEL_KEYS = new Set(["subscriptions", "resources", "capacity", "logs"]);
+const TOP_LEVEL_KEYS = new Set(["subscriptions", "resources", "capacity", "logs", "now", "faults"]);
+/** The fields each kind of fault takes, after `kind`, `method`, `path`, `pathRegex` and `times`. */
+const FAULT_FIELDS: Readonly<Record<FaultKind, readonly string[]>> = {
+  status: ["status", "code", "message", "retryAfterSeconds"],
+  "drop-connection": [],
+  "lro-failed": ["code", "message"],
+  "lro-stuck": [],
+  hang: [],
+};
+const FAULT_TARGET_FIELDS = ["kind", "method", "path", "pathRegex", "times"] as const;
+const FAULT_METHODS = ["GET", "PUT", "PATCH", "POST", "DELETE"] as const;
+/** An ISO 8601 date-time with its zone (a time without one would depend on the machine's). */
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i;
 const LOG_ROW_KEYS = new Set(["receivedAt", "row"]);
 /** A data collection rule's custom stream name (sim/logs.ts declares streams the same way). */
 const STREAM_NAME = /^Custom-[A-Za-z0-9_]+$/;
@@ -145,6 +189,11 @@ class Parser {
     return value;
   }
 
+  /** An optional string of an ARM resource, where ARM may also write null. */
+  armString(parent: Record<string, unknown>, key: string, path: string): string | undefined {
+    return parent[key] === null ? undefined : this.string(parent, key, path, false);
+  }
+
   record(value: unknown, at: string): Record<string, unknown> {
     if (!isRecord(value)) this.fail(at, `must be an object, not ${describe(value)}`);
     return value;
@@ -165,7 +214,7 @@ class Parser {
     for (const key of Object.keys(json)) {
       if (!TOP_LEVEL_KEYS.has(key)) {
         throw new EstateError(
-          `${this.source}: unknown top-level key ${JSON.stringify(key)} (expected subscriptions, resources, capacity, logs)`,
+          `${this.source}: unknown top-level key ${JSON.stringify(key)} (expected ${[...TOP_LEVEL_KEYS].join(", ")})`,
         );
       }
     }
@@ -207,7 +256,88 @@ class Parser {
     const estate: Estate = { subscriptions, resources };
     if (json.capacity !== undefined) estate.capacity = this.capacity(json.capacity);
     if (json.logs !== undefined) estate.logs = this.logs(json.logs);
+    if (json.now !== undefined) estate.now = this.now(json.now);
+    if (json.faults !== undefined) {
+      if (!Array.isArray(json.faults)) this.fail("faults", `must be an array, not ${describe(json.faults)}`);
+      estate.faults = json.faults.map((f: unknown, i) => this.fault(f, `faults[${i}]`));
+    }
     return estate;
+  }
+
+  now(value: unknown): string {
+    if (typeof value !== "string" || !ISO_DATE_TIME.test(value.trim()) || Number.isNaN(Date.parse(value))) {
+      this.fail(
+        "now",
+        `must be an ISO 8601 date-time with a zone, such as "2026-03-01T09:00:00Z", not ${describe(value)}`,
+      );
+    }
+    return value.trim();
+  }
+
+  /** One fault: the fields its kind takes, one way of naming its path, values `injectFault` accepts. */
+  fault(value: unknown, at: string): EstateFault {
+    const raw = this.record(value, at);
+    const kind = this.string(raw, "kind", at, true);
+    if (!(FAULT_KINDS as readonly string[]).includes(kind)) {
+      this.fail(`${at}.kind`, `must be one of ${FAULT_KINDS.join(", ")}, not "${kind}"`);
+    }
+    const fields = [...FAULT_TARGET_FIELDS, ...FAULT_FIELDS[kind as FaultKind]];
+    for (const key of Object.keys(raw)) {
+      if (!fields.includes(key)) {
+        this.fail(
+          member(at, key),
+          `is not a field of a "${kind}" fault (expected one of: ${fields.join(", ")})`,
+        );
+      }
+    }
+    const method = this.string(raw, "method", at, false);
+    if (method !== undefined && !(FAULT_METHODS as readonly string[]).includes(method.toUpperCase())) {
+      this.fail(`${at}.method`, `must be one of ${FAULT_METHODS.join(", ")}, not "${method}"`);
+    }
+    const path = this.string(raw, "path", at, false);
+    const pathRegex = this.string(raw, "pathRegex", at, false);
+    if (path === undefined && pathRegex === undefined) {
+      this.fail(at, "needs path (the whole path) or pathRegex (a regular expression)");
+    }
+    if (path !== undefined && pathRegex !== undefined) {
+      this.fail(at, "has both path and pathRegex: give one");
+    }
+    if (path !== undefined && !path.startsWith("/")) {
+      this.fail(`${at}.path`, `must start with "/", not "${path}"`);
+    }
+    const regexProblem = pathRegex === undefined ? undefined : invalidRegex(pathRegex);
+    if (regexProblem !== undefined) {
+      this.fail(`${at}.pathRegex`, `is not a valid JavaScript regular expression (${regexProblem})`);
+    }
+    const times = raw.times;
+    if (times !== undefined && (typeof times !== "number" || !Number.isInteger(times) || times < 1)) {
+      this.fail(`${at}.times`, `must be a whole number, 1 or more, not ${describe(times)}`);
+    }
+    if (kind === "status") {
+      const status = raw.status;
+      if (status === undefined) this.fail(`${at}.status`, "is missing");
+      if (typeof status !== "number" || !Number.isInteger(status) || status < 400 || status > 599) {
+        this.fail(`${at}.status`, `must be an HTTP error status from 400 to 599, not ${describe(status)}`);
+      }
+      this.string(raw, "code", at, true);
+      const retryAfter = raw.retryAfterSeconds;
+      if (
+        retryAfter !== undefined &&
+        (typeof retryAfter !== "number" || !Number.isFinite(retryAfter) || retryAfter < 0)
+      ) {
+        this.fail(
+          `${at}.retryAfterSeconds`,
+          `must be a number of seconds, 0 or more, not ${describe(retryAfter)}`,
+        );
+      }
+    }
+    if (kind === "lro-failed") this.string(raw, "code", at, false);
+    if (kind === "status" || kind === "lro-failed") {
+      if (raw.message !== undefined && typeof raw.message !== "string") {
+        this.fail(`${at}.message`, `must be a string, not ${describe(raw.message)}`);
+      }
+    }
+    return structuredClone(raw) as EstateFault;
   }
 
   /** `logs`: stream name → rows, each `{ receivedAt, row }` (the columns are checked at start, against the rule). */
@@ -337,11 +467,12 @@ class Parser {
     if (lastSegment.toLowerCase() !== name.toLowerCase()) {
       this.fail(`${at}.name`, `'${name}' does not match the last segment of its id ('${lastSegment}')`);
     }
-    this.string(raw, "location", at, false);
+    // ARM and exported inventories write null for what a resource does not have.
+    this.armString(raw, "location", at);
     for (const key of ["sku", "properties"]) {
-      if (raw[key] !== undefined) this.record(raw[key], member(at, key));
+      if (raw[key] !== undefined && raw[key] !== null) this.record(raw[key], member(at, key));
     }
-    if (raw.tags !== undefined) {
+    if (raw.tags !== undefined && raw.tags !== null) {
       const tags = this.record(raw.tags, `${at}.tags`);
       for (const [tag, tagValue] of Object.entries(tags)) {
         if (typeof tagValue !== "string") {
@@ -393,8 +524,8 @@ class Parser {
       lower === APIM_WORKSPACE_API_TYPE.toLowerCase()
     ) {
       const where = `${at}.properties`;
-      const apiType = this.string(props, "type", where, false);
-      const createType = this.string(props, "apiType", where, false);
+      const apiType = this.armString(props, "type", where);
+      const createType = this.armString(props, "apiType", where);
       for (const [key, value] of [
         ["type", apiType],
         ["apiType", createType],
@@ -410,16 +541,16 @@ class Parser {
       ) {
         this.fail(`${where}.apiType`, `"${createType}" contradicts ${where}.type "${apiType}"`);
       }
-      if (props.isCurrent !== undefined && typeof props.isCurrent !== "boolean") {
+      if (props.isCurrent !== undefined && props.isCurrent !== null && typeof props.isCurrent !== "boolean") {
         this.fail(`${where}.isCurrent`, `must be true or false, not ${describe(props.isCurrent)}`);
       }
-      this.string(props, "displayName", where, false);
-      if (props.path !== undefined && typeof props.path !== "string") {
+      this.armString(props, "displayName", where);
+      if (props.path !== undefined && props.path !== null && typeof props.path !== "string") {
         this.fail(`${where}.path`, `must be a string, not ${describe(props.path)}`);
       }
     }
     if (lower === API_COLLECTION_TYPE.toLowerCase()) {
-      this.string(props, "provisioningState", `${at}.properties`, false);
+      this.armString(props, "provisioningState", `${at}.properties`);
     }
   }
 
@@ -468,6 +599,16 @@ class Parser {
       result[id] = { base: numbers[0] ?? 0, perApi: numbers[1] ?? 0 };
     }
     return result;
+  }
+}
+
+/** Why `source` is not a regular expression, or undefined when it is one. */
+export function invalidRegex(source: string): string | undefined {
+  try {
+    new RegExp(source, "i");
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
   }
 }
 

@@ -5,9 +5,12 @@ export {
   saveEstateFile,
   type ArmResource,
   type Estate,
+  type EstateFault,
   type EstatePricing,
   type EstatePricingExtension,
   type EstateSubscription,
+  type FaultKind,
+  type FaultSpec,
 } from "./estate.js";
 export { SIM_CALLER, type SimEvent, type SimEventData, type SimEventType } from "./events.js";
 export {
@@ -18,10 +21,4 @@ export {
   type LogAnalyticsColumnType,
   type StreamColumn,
 } from "./logs.js";
-export {
-  startSimulator,
-  type FaultSpec,
-  type RecordedRequest,
-  type Simulator,
-  type SimulatorOptions,
-} from "./server.js";
+export { startSimulator, type RecordedRequest, type Simulator, type SimulatorOptions } from "./server.js";

@@ -323,6 +323,8 @@ function predicate(cursor: Cursor, schema: Schema, now: number): (row: Row) => b
     if (name.kind === "op" && name.text === "(") throw unsupported("parentheses in 'where'");
     throw syntaxError(name.text, name.pos);
   }
+  // `isnotnull(Details.step)`, `tolower(ResourceId) == …`: a function, not a column the query lacks.
+  if (cursor.isOp("(")) throw unsupported(`the function '${name.text}()' in 'where'`);
   const col = column(schema, name.text, "where");
   const opToken = cursor.next();
   if (opToken.kind !== "op" || !COMPARISONS.includes(opToken.text)) {

@@ -32,6 +32,12 @@ export interface IngestionOptions {
   streams: Record<string, readonly StreamColumn[]>;
   /** The workspace id (its `customerId` GUID) of the rule's destination, which the query API answers for. */
   workspaceId?: string;
+  /**
+   * The first N uploads that are stored lose their answer: the rows are kept, and the client gets a 500
+   * instead of the 204, as when the service stored them and the answer never arrived. A client that
+   * retries sends the same rows again. Default 0.
+   */
+  loseAnswers?: number;
 }
 
 /** A row the ingestion API accepted: as sent, with when it was received (the simulator's clock, ISO). */
@@ -105,6 +111,12 @@ function validateOptions(options: IngestionOptions): void {
   if (!DCR_ID.test(options.dataCollectionRuleId)) {
     throw new RangeError(
       `ingestion.dataCollectionRuleId '${options.dataCollectionRuleId}' is not an immutable id (dcr- and 32 hex digits)`,
+    );
+  }
+  const lose: unknown = options.loseAnswers;
+  if (lose !== undefined && !(typeof lose === "number" && Number.isInteger(lose) && lose >= 0)) {
+    throw new RangeError(
+      `ingestion.loseAnswers must be a whole number, 0 or more, not ${JSON.stringify(lose)}`,
     );
   }
   if (options.workspaceId !== undefined && !GUID.test(options.workspaceId)) {
@@ -190,6 +202,7 @@ export class LogsStore {
   private readonly options: IngestionOptions | undefined;
   private readonly stored = new Map<string, IngestedRow[]>();
   private down: { retryAfterSeconds: number } | undefined;
+  private answersToLose: number;
 
   constructor(
     options: IngestionOptions | undefined,
@@ -197,6 +210,14 @@ export class LogsStore {
   ) {
     if (options !== undefined) validateOptions(options);
     this.options = options === undefined ? undefined : structuredClone(options);
+    this.answersToLose = options?.loseAnswers ?? 0;
+  }
+
+  /** Whether the answer to the upload just stored is lost (counts down `loseAnswers`). */
+  takeLostAnswer(): boolean {
+    if (this.answersToLose === 0) return false;
+    this.answersToLose -= 1;
+    return true;
   }
 
   setDown(down: boolean, retryAfterSeconds = 1): void {

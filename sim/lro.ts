@@ -2,18 +2,29 @@
  * Long-running operations the Azure-AsyncOperation way: the accepted request names an operation
  * URL; each poll of it answers InProgress until `lroPolls` polls have been answered, then the
  * operation ends (Succeeded, or Failed when an `lro-failed` fault was taken) and the provider's
- * callback applies the outcome to the resource.
+ * callback applies the outcome to the resource. An `lro-stuck` fault keeps it InProgress for ever.
  */
 import { randomUUID } from "node:crypto";
-import type { RouteContext } from "./routes/types.js";
+import type { LroFault, RouteContext } from "./routes/types.js";
 import type { LongRunningOperation } from "./state.js";
 
 export interface StartOperation {
   readonly provider: string;
   readonly location: string;
-  readonly failure: { code: string; message: string } | undefined;
+  readonly fault: LroFault | undefined;
   readonly onSucceeded: () => void;
   readonly onFailed: () => void;
+}
+
+/** How a taken fault shapes an operation: the error it ends with, or whether it never ends. */
+export function faultEffect(fault: LroFault | undefined): {
+  failure: { code: string; message: string } | undefined;
+  stuck: boolean;
+} {
+  return {
+    failure: fault?.kind === "failed" ? { code: fault.code, message: fault.message } : undefined,
+    stuck: fault?.kind === "stuck",
+  };
 }
 
 /** ARM spells operation locations without spaces, in lower case ("East US" → "eastus"). */
@@ -34,7 +45,7 @@ export function startOperation(ctx: RouteContext, start: StartOperation): Record
     startTime: ctx.state.now().toISOString(),
     status: "InProgress",
     pollsLeft: ctx.lroPolls,
-    failure: start.failure,
+    ...faultEffect(start.fault),
     onSucceeded: start.onSucceeded,
     onFailed: start.onFailed,
   };
@@ -61,7 +72,7 @@ export function pollOperation(
   ) {
     return undefined;
   }
-  if (operation.status !== "InProgress") return operation;
+  if (operation.status !== "InProgress" || operation.stuck) return operation;
   if (operation.pollsLeft > 0) {
     operation.pollsLeft -= 1;
     return operation;

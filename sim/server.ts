@@ -21,8 +21,9 @@ import {
   unsupportedApiVersion,
 } from "./arm-errors.js";
 import { simulatorCertificate } from "./cert.js";
-import { EstateError, parseEstate, type Estate } from "./estate.js";
+import { EstateError, parseEstate, type Estate, type FaultSpec } from "./estate.js";
 import { headerValue, resourceEvent, type SimEvent } from "./events.js";
+import { pendingFaults } from "./faults.js";
 import { LogsStore, StoredLogsError, type IngestedRow, type IngestionOptions } from "./logs.js";
 import { apiCollectionsModule } from "./routes/apicollections.js";
 import { apiManagementModule } from "./routes/apimanagement.js";
@@ -55,9 +56,12 @@ export interface SimulatorOptions {
   lroPolls?: number;
   /**
    * The simulator's clock, for metrics, `$retryUntil`, operation and plan timestamps and the history of
-   * onboarded APIs. Default real time. A fake clock lets tests move time forward.
+   * onboarded APIs. Default: from the estate's `now` at real speed, else real time. A fake clock lets
+   * tests move time forward; it replaces the estate's `now`.
    */
   clock?: () => Date;
+  /** Moves the clock this many milliseconds forward before the first request (the CLI's `--advance`). Default 0. */
+  advanceMs?: number;
   /** Metrics data points for minute m reflect the onboarded-API count at m − this many minutes. Default 0. */
   metricsLagMinutes?: number;
   /** ± percentage points of deterministic noise on every metric value. Default 0. */
@@ -71,6 +75,12 @@ export interface SimulatorOptions {
    * asynchronously (an uncaught exception), never turned into the request's answer.
    */
   onEvent?: (event: SimEvent) => void;
+  /**
+   * Awaited when a request has arrived, before it is answered: a test's other writer can act at exactly
+   * that moment (a plan written between the engine's read and its write, say) through the simulator's
+   * own endpoint. Requests the hook itself sends go through it too.
+   */
+  onRequest?: (request: { readonly method: string; readonly path: string }) => void | Promise<void>;
   /**
    * The data collection rule (and Log Analytics workspace) of the Azure Monitor Logs Ingestion and query
    * APIs (sim/logs.ts). Without it, those paths answer 404 for any rule and workspace.
@@ -93,26 +103,7 @@ export interface RecordedRequest {
   fault?: string;
 }
 
-export type FaultSpec =
-  | {
-      kind: "status";
-      method?: string;
-      path: string | RegExp;
-      times?: number;
-      status: number;
-      code: string;
-      message?: string;
-      retryAfterSeconds?: number;
-    }
-  | { kind: "drop-connection"; method?: string; path: string | RegExp; times?: number }
-  | {
-      kind: "lro-failed";
-      method?: string;
-      path: string | RegExp;
-      times?: number;
-      code?: string;
-      message?: string;
-    };
+export type { FaultSpec } from "./estate.js";
 
 export interface Simulator {
   /** e.g. https://127.0.0.1:43123 */
@@ -121,7 +112,10 @@ export interface Simulator {
   readonly ca: string;
   /** Every request so far, in arrival order (also refused and faulted ones). */
   readonly requests: readonly RecordedRequest[];
-  /** Path string: case-insensitive match of the whole decoded path; RegExp: tested against it. `times` defaults to 1. */
+  /**
+   * Path string: case-insensitive match of the whole decoded path; RegExp: tested against it; `pathRegex`:
+   * a regular expression tested case-insensitively. `times` defaults to 1. RangeError for a spec it cannot use.
+   */
   injectFault(fault: FaultSpec): void;
   clearFaults(): void;
   clearRequests(): void;
@@ -130,9 +124,13 @@ export interface Simulator {
   clearEvents(): void;
   /**
    * The current state in estate format; a simulator started from it continues where this one is
-   * (ingested rows included, in `logs`, when there are any or the estate had `logs`).
+   * (ingested rows included, in `logs`, when there are any or the estate had `logs`; the clock, in `now`,
+   * when the estate had `now` or the clock was advanced; the faults not used up, in `faults`, when there
+   * are any or the estate had `faults`).
    */
   exportEstate(): Estate;
+  /** The simulator's clock: what it stamps and measures with (under `--simulate`, the engine's clock too). */
+  now(): Date;
   /**
    * The rows the Logs Ingestion API accepted into a stream (e.g. "Custom-X"), in order, after those the
    * estate's `logs` brought; [] for none.
@@ -160,11 +158,6 @@ const MODULES: readonly ProviderModule[] = [
   metricsModule,
   genericModule,
 ];
-
-interface PendingFault {
-  readonly spec: FaultSpec;
-  remaining: number;
-}
 
 const BODY_METHODS = new Set(["PUT", "PATCH", "POST"]);
 const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
@@ -204,20 +197,39 @@ function decodePath(pathname: string): string {
   return decoded.length > 1 ? decoded.replace(/\/+$/, "") : decoded;
 }
 
-function faultMatches(spec: FaultSpec, method: string, path: string): boolean {
-  if (spec.method !== undefined && spec.method.toUpperCase() !== method.toUpperCase()) return false;
-  if (typeof spec.path === "string")
-    return spec.path.replace(/\/+$/, "").toLowerCase() === path.toLowerCase();
-  spec.path.lastIndex = 0;
-  return spec.path.test(path);
-}
-
 function nonNegative(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
     throw new RangeError(`${name} must be a finite number, 0 or more, not ${String(value)}`);
   }
   return value;
+}
+
+/**
+ * The clock: a given one (tests' fake clocks), else the estate's `now` running at real speed, else real
+ * time; moved `advanceMs` forward.
+ */
+function simulatedClock(
+  given: (() => Date) | undefined,
+  estateNow: string | undefined,
+  advanceMs: number,
+): () => Date {
+  let base: () => Date;
+  if (given !== undefined) {
+    base = given;
+  } else if (estateNow !== undefined) {
+    const start = Date.parse(estateNow);
+    const startedAt = performance.now();
+    base = () => new Date(start + Math.floor(performance.now() - startedAt));
+  } else {
+    base = () => new Date();
+  }
+  if (advanceMs === 0) return base;
+  return () => {
+    const time = base();
+    // An invalid answer goes on unchanged, for SimState to name.
+    return time instanceof Date ? new Date(time.getTime() + advanceMs) : time;
+  };
 }
 
 export async function startSimulator(options: SimulatorOptions): Promise<Simulator> {
@@ -229,7 +241,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   if (!Number.isFinite(metrics.seed)) throw new RangeError(`metricsSeed must be a finite number`);
   // Validate and copy: the caller's estate object is never touched.
   const estate = parseEstate(options.estate, "estate");
-  const state = new SimState(estate, options.clock);
+  const advanceMs = nonNegative("advanceMs", options.advanceMs, 0);
+  const state = new SimState(estate, simulatedClock(options.clock, estate.now, advanceMs));
+  const faults = pendingFaults();
+  for (const fault of estate.faults ?? []) faults.inject(fault);
   for (const module of MODULES) module.prepare?.(state);
   const latencyMs = Math.max(0, options.latencyMs ?? 0);
   const pageSize = Math.max(1, Math.floor(options.pageSize ?? 50));
@@ -247,25 +262,26 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const routes: Route[] = [...logsModule(logs).routes, ...MODULES.flatMap((m) => m.routes)];
   const requests: RecordedRequest[] = [];
   const events: SimEvent[] = [];
-  let faults: PendingFault[] = [];
   const closing = new AbortController();
   // Every request in its latency delay listens for the close: hundreds at once is normal, not a leak.
   setMaxListeners(0, closing.signal);
   let endpoint = "";
 
-  const takeFault = (
-    method: string,
-    path: string,
-    kinds: readonly FaultSpec["kind"][],
-  ): FaultSpec | undefined => {
-    const pending = faults.find(
-      (f) => f.remaining > 0 && kinds.includes(f.spec.kind) && faultMatches(f.spec, method, path),
-    );
-    if (pending === undefined) return undefined;
-    pending.remaining -= 1;
-    faults = faults.filter((f) => f.remaining > 0);
-    return pending.spec;
-  };
+  /** Holds a request unanswered until its client gives up (closes the connection) or the simulator closes. */
+  const hold = (req: IncomingMessage, res: ServerResponse): Promise<void> =>
+    new Promise((resolve) => {
+      const release = (): void => {
+        res.off("close", release);
+        closing.signal.removeEventListener("abort", release);
+        resolve();
+      };
+      if (closing.signal.aborted || req.socket.destroyed) {
+        resolve();
+        return;
+      }
+      res.once("close", release);
+      closing.signal.addEventListener("abort", release, { once: true });
+    });
 
   const send = (
     res: ServerResponse,
@@ -336,6 +352,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     }
     record.body = body;
 
+    // Another writer acting at exactly this moment (tests of races), before this request is answered.
+    if (options.onRequest !== undefined) await options.onRequest({ method, path });
+
     if (latencyMs > 0) {
       try {
         await delay(latencyMs, undefined, { signal: closing.signal });
@@ -363,9 +382,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       return;
     }
 
-    const fault = takeFault(method, path, ["status", "drop-connection"]);
+    const fault = faults.take(method, path, ["status", "drop-connection", "hang"]);
     if (fault?.kind === "drop-connection") {
       record.fault = fault.kind;
+      req.socket.destroy();
+      return;
+    }
+    if (fault?.kind === "hang") {
+      record.fault = fault.kind;
+      await hold(req, res);
       req.socket.destroy();
       return;
     }
@@ -518,10 +543,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       lroPolls,
       metrics,
       takeLroFault: () => {
-        const taken = takeFault(method, path, ["lro-failed"]);
-        if (taken?.kind !== "lro-failed") return undefined;
+        const taken = faults.take(method, path, ["lro-failed", "lro-stuck"]);
+        if (taken === undefined) return undefined;
         record.fault = taken.kind;
+        if (taken.kind !== "lro-failed") return { kind: "stuck" };
         return {
+          kind: "failed",
           code: taken.code ?? "InternalOperationError",
           message: taken.message ?? "Simulated failure of the long-running operation.",
         };
@@ -552,13 +579,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     ca: cert,
     requests,
     injectFault(fault) {
-      const times = fault.times ?? 1;
-      if (!Number.isInteger(times) || times < 1)
-        throw new RangeError(`fault times must be a positive integer, not ${String(times)}`);
-      faults.push({ spec: fault, remaining: times });
+      faults.inject(fault);
     },
     clearFaults() {
-      faults = [];
+      faults.clear();
     },
     clearRequests() {
       requests.length = 0;
@@ -572,8 +596,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       // Ingested rows travel with the estate; an estate without `logs` that nothing was ingested into stays without.
       const stored = logs.snapshot();
       if (estate.logs !== undefined || Object.keys(stored).length > 0) exported.logs = stored;
+      // A clock of its own (not real time) travels with the estate, so the next run continues from it.
+      if (estate.now !== undefined || advanceMs > 0) exported.now = state.now().toISOString();
+      const remaining = faults.remaining();
+      if (estate.faults !== undefined || remaining.length > 0) exported.faults = remaining;
       return exported;
     },
+    now: () => state.now(),
     ingested: (stream) => logs.rows(stream),
     clearIngested() {
       logs.clear();

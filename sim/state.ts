@@ -34,6 +34,8 @@ export interface LongRunningOperation {
   pollsLeft: number;
   /** When set, the operation ends Failed with this error. */
   readonly failure: { code: string; message: string } | undefined;
+  /** An `lro-stuck` fault: the operation stays InProgress whatever the polls. */
+  readonly stuck: boolean;
   readonly onSucceeded: () => void;
   readonly onFailed: () => void;
 }
@@ -50,6 +52,7 @@ export interface LocationOperation {
   status: "InProgress" | "Succeeded" | "Failed";
   pollsLeft: number;
   readonly failure: { code: string; message: string } | undefined;
+  readonly stuck: boolean;
   readonly onSucceeded: () => void;
   readonly onFailed: () => void;
 }

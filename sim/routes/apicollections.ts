@@ -18,6 +18,7 @@ import {
 } from "../apim.js";
 import { recordOnboarded, startOnboardedHistory } from "../capacity.js";
 import type { ArmResource } from "../estate.js";
+import { faultEffect } from "../lro.js";
 import { clone, normalizeId, type LocationOperation } from "../state.js";
 import {
   isRecord,
@@ -178,7 +179,7 @@ function putCollection(ctx: RouteContext): RouteResponse {
     location: locationUrl(ctx),
     status: "InProgress",
     pollsLeft: ctx.lroPolls,
-    failure: ctx.takeLroFault(),
+    ...faultEffect(ctx.takeLroFault()),
     onSucceeded: () => {
       ctx.state.put(succeededCollection(service, api));
       recordOnboarded(ctx.state, service.id);
@@ -196,6 +197,7 @@ function putCollection(ctx: RouteContext): RouteResponse {
 /** A poll of the Location URL (a GET carrying `$retryUntil`): 202 while running, then the outcome. */
 function poll(ctx: RouteContext, operation: LocationOperation): RouteResponse {
   if (operation.status === "InProgress") {
+    if (operation.stuck) return accepted(operation);
     if (operation.pollsLeft > 0) {
       operation.pollsLeft -= 1;
       return accepted(operation);

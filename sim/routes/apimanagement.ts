@@ -65,7 +65,7 @@ function requireService(ctx: RouteContext): ArmResource {
 function apiView(api: ArmResource): ArmResource {
   const copy = clone(api);
   const props = isRecord(copy.properties) ? copy.properties : undefined;
-  if (props !== undefined && props.type === undefined && typeof props.apiType === "string") {
+  if (props !== undefined && (props.type ?? undefined) === undefined && typeof props.apiType === "string") {
     props.type = props.apiType;
   }
   return copy;

@@ -55,18 +55,24 @@ function newETag(): string {
   return randomUUID();
 }
 
+/** The properties to write to (made an object if the resource had none, or null). */
 function propertiesOf(resource: ArmResource): Record<string, unknown> {
   if (!isRecord(resource.properties)) resource.properties = {};
   return resource.properties;
 }
 
+/** The properties to read: a resource whose properties are null or missing reads as having none. */
+function readProperties(resource: ArmResource): Record<string, unknown> {
+  return isRecord(resource.properties) ? resource.properties : {};
+}
+
 function provisioningState(resource: ArmResource): string {
-  const state = propertiesOf(resource).provisioningState;
+  const state = readProperties(resource).provisioningState;
   return typeof state === "string" ? state : "Succeeded";
 }
 
 function powerStateCode(resource: ArmResource): string | undefined {
-  const power = propertiesOf(resource).powerState;
+  const power = readProperties(resource).powerState;
   return isRecord(power) && typeof power.code === "string" ? power.code : undefined;
 }
 
@@ -255,7 +261,7 @@ function putCluster(ctx: RouteContext): RouteResponse {
   if (stored === undefined) {
     Object.assign(owned, createdProperties(name, location, incomingProps));
   } else {
-    const storedProps = propertiesOf(stored);
+    const storedProps = readProperties(stored);
     for (const key of SERVER_OWNED_PROPERTIES)
       if (storedProps[key] !== undefined) owned[key] = clone(storedProps[key]);
     owned.provisioningState = "Updating";
@@ -273,11 +279,10 @@ function putCluster(ctx: RouteContext): RouteResponse {
   const previous = stored === undefined ? undefined : clone(stored);
   ctx.state.put(next);
 
-  const failure = ctx.takeLroFault();
   const headers = startOperation(ctx, {
     provider: PROVIDER,
     location,
-    failure,
+    fault: ctx.takeLroFault(),
     onSucceeded: () => {
       const current = ctx.state.get(next.id);
       if (current === undefined) return;

@@ -78,6 +78,16 @@ export function logsModule(store: LogsStore): ProviderModule {
           const { ruleId = "", stream = "" } = ctx.params;
           try {
             store.ingest(ruleId, stream, () => uploadBody(ctx.request));
+            if (store.takeLostAnswer()) {
+              // Not an Azure answer: what the client sees when the rows were stored but the answer was lost.
+              return {
+                status: 500,
+                body: armErrorBody(
+                  "InternalServerError",
+                  "The rows were stored, but the answer was lost (simulated): sending them again stores them twice.",
+                ),
+              };
+            }
             return { status: 204 };
           } catch (error) {
             if (!(error instanceof IngestionRefusal)) throw error;

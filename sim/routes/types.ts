@@ -33,9 +33,13 @@ export interface RouteContext {
   readonly lroPolls: number;
   /** How the metrics API serves the capacity model (see capacity.ts). */
   readonly metrics: MetricsSettings;
-  /** Takes (counts down) a pending `lro-failed` fault that matches this request, if any. */
-  takeLroFault(): { code: string; message: string } | undefined;
+  /** Takes (counts down) a pending `lro-failed` or `lro-stuck` fault that matches this request, if any. */
+  takeLroFault(): LroFault | undefined;
 }
+
+/** What an injected fault makes of a long-running operation: it ends Failed with this error, or never ends. */
+export type LroFault =
+  { readonly kind: "failed"; readonly code: string; readonly message: string } | { readonly kind: "stuck" };
 
 export interface MetricsSettings {
   /** A data point for minute m reflects the onboarded count at m − lag. */

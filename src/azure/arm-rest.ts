@@ -1,7 +1,8 @@
 import { createRestError, getClient, type Client, type PathUncheckedResponse } from "@azure-rest/core-client";
 import { createHttpPoller, type OperationResponse, type OperationState } from "@azure/core-lro";
 import { ARM_SCOPE, sdkClientOptions, type AzureConnection } from "./connection.js";
-import { toAzureApiError } from "./errors.js";
+import { DEFAULT_CALL_LIMITS } from "./call-limits.js";
+import { DeadlineExceededError, toAzureApiError } from "./errors.js";
 
 /**
  * An Azure Core REST client for the ARM operations whose published SDK is stale
@@ -34,13 +35,16 @@ function asLroResponse(response: PathUncheckedResponse, ok: readonly string[]): 
 
 /**
  * Drives an ARM long-running operation with core-lro's own poller (Azure-AsyncOperation,
- * Location or body polling, Retry-After), and returns the final body.
+ * Location or body polling, Retry-After), and returns the final body. Each poll is a call with its
+ * own deadline; the whole wait ends after `deadlineMs` with a DeadlineExceededError (scope
+ * "operation"): the write was accepted and may still finish, but nobody waits for ever.
  */
 export async function runLongRunningOperation(
   client: Client,
   start: () => PromiseLike<PathUncheckedResponse>,
   ok: readonly string[],
   intervalInMs: number,
+  deadlineMs: number = DEFAULT_CALL_LIMITS.operationDeadlineMs,
 ): Promise<unknown> {
   const poller = createHttpPoller<unknown, OperationState<unknown>>(
     {
@@ -52,9 +56,16 @@ export async function runLongRunningOperation(
       processResult: (result) => Promise.resolve((result as PathUncheckedResponse).body as unknown),
     },
   );
+  const waited = AbortSignal.timeout(deadlineMs);
   try {
-    return await poller.pollUntilDone();
+    return await poller.pollUntilDone({ abortSignal: waited });
   } catch (error) {
+    if (waited.aborted) {
+      throw new DeadlineExceededError(
+        `the operation was accepted and is still running after ${String(Math.round(deadlineMs / 1000))} s`,
+        "operation",
+      );
+    }
     throw toAzureApiError(error);
   }
 }

@@ -1,4 +1,6 @@
 import type { TokenCredential } from "@azure/core-auth";
+import type { PipelinePolicy } from "@azure/core-rest-pipeline";
+import { callLimitPolicies, DEFAULT_CALL_LIMITS, type CallLimits } from "./call-limits.js";
 
 /**
  * How every adapter reaches ARM. In Azure: the public endpoint, DefaultAzureCredential and the
@@ -16,6 +18,8 @@ export interface AzureConnection {
     readonly retryDelayInMs?: number;
     readonly maxRetryDelayInMs?: number;
   };
+  /** Deadlines of every call (per attempt, per call, longest Retry-After waited for); defaults DEFAULT_CALL_LIMITS. */
+  readonly limits?: Partial<CallLimits>;
   /** Poll interval for long-running operations when ARM sends no Retry-After. */
   readonly pollIntervalMs?: number;
   /** Azure Monitor's regional metrics endpoint for a location; defaults to https://{region}.metrics.monitor.azure.com. */
@@ -25,19 +29,33 @@ export interface AzureConnection {
 export const ARM_ENDPOINT = "https://management.azure.com";
 export const ARM_SCOPE = "https://management.azure.com/.default";
 
-/** Options understood by both generations of Azure SDK clients (core-client and core-rest-pipeline based). */
-export function sdkClientOptions(connection: AzureConnection): {
-  endpoint: string;
+export interface ClientOptions {
   tlsOptions?: { ca: string };
   retryOptions?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number };
   userAgentOptions: { userAgentPrefix: string };
-} {
+  additionalPolicies: { policy: PipelinePolicy; position: "perCall" | "perRetry" }[];
+}
+
+export function callLimits(connection: AzureConnection): CallLimits {
+  return { ...DEFAULT_CALL_LIMITS, ...connection.limits };
+}
+
+/**
+ * Options every Azure SDK client is built with, whatever service it talks to (ARM, Azure Monitor,
+ * Logs Ingestion): the connection's TLS trust and retry settings, and the deadlines of call-limits.ts.
+ */
+export function clientOptions(connection: AzureConnection): ClientOptions {
   return {
-    endpoint: connection.endpoint ?? ARM_ENDPOINT,
     ...(connection.tlsCa === undefined ? {} : { tlsOptions: { ca: connection.tlsCa } }),
     ...(connection.retry === undefined ? {} : { retryOptions: { ...connection.retry } }),
     userAgentOptions: { userAgentPrefix: "autoprotect/0.1" },
+    additionalPolicies: callLimitPolicies(callLimits(connection)),
   };
+}
+
+/** Options for ARM clients, understood by both generations of Azure SDK clients (core-client and core-rest-pipeline based). */
+export function sdkClientOptions(connection: AzureConnection): ClientOptions & { endpoint: string } {
+  return { endpoint: connection.endpoint ?? ARM_ENDPOINT, ...clientOptions(connection) };
 }
 
 export function pollIntervalMs(connection: AzureConnection): number {

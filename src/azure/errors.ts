@@ -2,7 +2,7 @@ import { isRestError } from "@azure/core-rest-pipeline";
 
 /** An Azure call that failed after the SDK's retries, with ARM's error code preserved. */
 export class AzureApiError extends Error {
-  override readonly name = "AzureApiError";
+  override readonly name: string = "AzureApiError";
   constructor(
     message: string,
     /** ARM's `error.code` (e.g. `OperationNotAllowed`), or the network error code (`ECONNRESET`). */
@@ -10,6 +10,34 @@ export class AzureApiError extends Error {
     readonly statusCode: number | undefined,
   ) {
     super(message);
+  }
+}
+
+/**
+ * A call that did not finish in time: its own deadline (`scope` "call": the service hung or kept
+ * failing), the run's budget (`scope` "run": the trigger must answer before the platform gives up),
+ * or a long-running operation that was accepted and is still running (`scope` "operation").
+ */
+export class DeadlineExceededError extends AzureApiError {
+  override readonly name = "DeadlineExceededError";
+  constructor(
+    message: string,
+    readonly scope: "call" | "run" | "operation",
+  ) {
+    super(message, "DeadlineExceeded", undefined);
+  }
+}
+
+/** Azure asked to wait longer than autoprotect waits within a run: look again after `retryAfterSeconds`. */
+export class ThrottledError extends AzureApiError {
+  override readonly name = "ThrottledError";
+  constructor(
+    message: string,
+    code: string,
+    statusCode: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message, code, statusCode);
   }
 }
 

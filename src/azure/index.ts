@@ -29,4 +29,3 @@ export function createAzureGateway(connection: AzureConnection): AzureGateway {
 
 export type { AzureConnection } from "./connection.js";
 export { AzureApiError } from "./errors.js";
-export type { ManagedClusterModel } from "./aks.js";

@@ -1,6 +1,6 @@
 import { OperationalInsightsManagementClient } from "@azure/arm-operationalinsights";
 import type { WorkspaceSnapshot } from "../model/cluster.js";
-import { parseResourceId } from "../model/resource-id.js";
+import { parseWorkspaceId, ResourceIdError } from "../model/resource-id.js";
 import { perSubscription, sdkClientOptions, type AzureConnection } from "./connection.js";
 import { azureCall, isNotFound } from "./errors.js";
 
@@ -20,12 +20,18 @@ export function createLogAnalyticsAdapter(connection: AzureConnection): LogAnaly
   );
   return {
     async getWorkspace(workspaceId) {
-      const parsed = parseResourceId(workspaceId);
-      const name = parsed.names[0];
-      if (parsed.resourceGroup === undefined || name === undefined) {
-        return { state: "missing", resourceId: workspaceId };
+      let parsed;
+      try {
+        parsed = parseWorkspaceId(workspaceId);
+      } catch (error) {
+        // A cluster can carry an id ARM would refuse (azure-rest-api-specs' own examples do); only
+        // the checks that read the workspace are concerned, and no request is sent for it.
+        if (error instanceof ResourceIdError) {
+          return { state: "invalid", resourceId: workspaceId, problem: error.reason };
+        }
+        throw error;
       }
-      const resourceGroup = parsed.resourceGroup;
+      const { resourceGroup, name } = parsed;
       try {
         const workspace = await azureCall(() =>
           client(parsed.subscriptionId).workspaces.get(resourceGroup, name),

@@ -1,6 +1,6 @@
 import { MetricsClient, type MetricsQueryResult } from "@azure/monitor-query-metrics";
 import type { ApimServiceSnapshot, CapacityReading } from "../model/apim.js";
-import type { AzureConnection } from "./connection.js";
+import { clientOptions, type AzureConnection } from "./connection.js";
 import { azureCall } from "./errors.js";
 
 /** Azure Monitor metrics, through the metrics batch API (@azure/monitor-query-metrics, successor of @azure/monitor-query). */
@@ -57,10 +57,7 @@ export function createMonitorAdapter(connection: AzureConnection): MonitorAdapte
     const endpoint = connection.metricsEndpoint?.(location) ?? regionalMetricsEndpoint(location);
     let client = clients.get(endpoint);
     if (client === undefined) {
-      client = new MetricsClient(endpoint, connection.credential, {
-        ...(connection.tlsCa === undefined ? {} : { tlsOptions: { ca: connection.tlsCa } }),
-        ...(connection.retry === undefined ? {} : { retryOptions: { ...connection.retry } }),
-      });
+      client = new MetricsClient(endpoint, connection.credential, clientOptions(connection));
       clients.set(endpoint, client);
     }
     return client;

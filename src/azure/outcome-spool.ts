@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { isRestError } from "@azure/core-rest-pipeline";
 import type { OutcomeRecord } from "../model/outcome.js";
-import type { OutcomeSpool, SpooledRow } from "../outcomes/delivery.js";
+import type { CorruptEntry, OutcomeSpool, SpooledRow, SpoolLock } from "../outcomes/delivery.js";
+import { withOutcomeId } from "../outcomes/record.js";
 import { createTableOnce, tableClientFor, type TableStateStoreOptions } from "./table-state-store.js";
 
 export const DEFAULT_SPOOL_TABLE = "AutoprotectOutcomeSpool";
@@ -13,8 +14,10 @@ const LOCK_SECONDS = 120;
 /**
  * The Functions app's spool in Table Storage. Rows: PartitionKey "spool", RowKey = time of spooling
  * (zero-padded milliseconds) + a sequence + a random suffix, so a key-ordered scan is the spooling
- * order. Refused rows: PartitionKey "rejected". The drain lock: PartitionKey "lock", RowKey "drain",
- * with a lease that expires, so a worker that died mid-drain does not block the spool forever.
+ * order. Refused rows: PartitionKey "rejected". Entries whose Row is not a JSON object (damaged):
+ * moved to PartitionKey "corrupt", with the problem. The drain lock: PartitionKey "lock", RowKey
+ * "drain", with a lease that the drainer renews between batches and that expires, so a worker that
+ * died mid-drain does not block the spool forever.
  */
 export function createTableSpool(options: TableStateStoreOptions): OutcomeSpool {
   const client = tableClientFor(options, DEFAULT_SPOOL_TABLE);
@@ -52,14 +55,19 @@ export function createTableSpool(options: TableStateStoreOptions): OutcomeSpool 
     async peek(limit) {
       await ensureTable();
       const rows: SpooledRow[] = [];
+      const corrupt: CorruptEntry[] = [];
       const entities = client.listEntities({
         queryOptions: { filter: "PartitionKey eq 'spool'" },
       });
       for await (const entity of entities) {
-        rows.push({ key: entity.rowKey ?? "", row: JSON.parse(joinParts(entity)) as OutcomeRecord });
+        const key = entity.rowKey ?? "";
+        const text = joinParts(entity);
+        const row = parseRow(text);
+        if (typeof row === "string") corrupt.push({ key, text, problem: `entry ${key}: ${row}` });
+        else rows.push({ key, row });
         if (rows.length >= limit) break;
       }
-      return rows;
+      return { rows, corrupt };
     },
     async remove(keys) {
       await ensureTable();
@@ -83,7 +91,27 @@ export function createTableSpool(options: TableStateStoreOptions): OutcomeSpool 
         });
       }
     },
-    async lock() {
+    async setAsideCorrupt(entries) {
+      await ensureTable();
+      for (const { key, text, problem } of entries) {
+        try {
+          await client.createEntity({
+            partitionKey: "corrupt",
+            rowKey: key,
+            Problem: problem.slice(0, PART_CHARS),
+            ...parts(text),
+          });
+        } catch (error) {
+          // Set aside before, by a worker that stopped before removing it from the spool.
+          if (!(isRestError(error) && error.statusCode === 409)) throw error;
+        }
+        await client.deleteEntity("spool", key).catch((error: unknown) => {
+          if (!(isRestError(error) && error.statusCode === 404)) throw error;
+        });
+      }
+      return `table ${client.tableName}, PartitionKey "corrupt"`;
+    },
+    async lock(): Promise<SpoolLock | undefined> {
       await ensureTable();
       const until = new Date(Date.now() + LOCK_SECONDS * 1000).toISOString();
       const holder = randomUUID();
@@ -108,14 +136,44 @@ export function createTableSpool(options: TableStateStoreOptions): OutcomeSpool 
           throw createError;
         }
       }
-      return async () => {
-        try {
-          const current = await client.getEntity<{ Holder: string }>("lock", "drain");
-          if (current.Holder === holder) await client.deleteEntity("lock", "drain", { etag: current.etag });
-        } catch (error) {
-          if (!(isRestError(error) && (error.statusCode === 404 || error.statusCode === 412))) throw error;
-        }
+      return {
+        async renew() {
+          try {
+            const current = await client.getEntity<{ Holder: string }>("lock", "drain");
+            if (current.Holder !== holder) return false;
+            const extended = new Date(Date.now() + LOCK_SECONDS * 1000).toISOString();
+            await client.updateEntity(
+              { partitionKey: "lock", rowKey: "drain", Until: extended, Holder: holder },
+              "Replace",
+              { etag: current.etag },
+            );
+            return true;
+          } catch (error) {
+            if (isRestError(error) && (error.statusCode === 404 || error.statusCode === 412)) return false;
+            throw error;
+          }
+        },
+        async release() {
+          try {
+            const current = await client.getEntity<{ Holder: string }>("lock", "drain");
+            if (current.Holder === holder) await client.deleteEntity("lock", "drain", { etag: current.etag });
+          } catch (error) {
+            if (!(isRestError(error) && (error.statusCode === 404 || error.statusCode === 412))) throw error;
+          }
+        },
       };
     },
   };
+}
+
+/** The row an entry holds, or why it holds none. */
+function parseRow(text: string): OutcomeRecord | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return `not JSON (${(error as Error).message})`;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object";
+  return withOutcomeId(value as OutcomeRecord);
 }

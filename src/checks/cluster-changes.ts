@@ -1,4 +1,4 @@
-import type { ClusterChange, ClusterSnapshot } from "../model/cluster.js";
+import type { ClusterChange, ClusterResource, ClusterSnapshot } from "../model/cluster.js";
 import { joinWords, nonBlankText } from "./read.js";
 
 type Writable = Record<string, unknown>;
@@ -54,6 +54,21 @@ export function applyClusterChanges<T extends ClusterSnapshot>(
     }
   }
   return body;
+}
+
+/**
+ * The PUT body for a cluster as ARM returned it: the changes applied under `properties`, every other
+ * property (ones autoprotect does not model included) sent back exactly as read.
+ */
+export function applyClusterChangesToResource(
+  resource: ClusterResource,
+  changes: readonly ClusterChange[],
+): ClusterResource {
+  const properties = (resource.properties ?? {}) as unknown as ClusterSnapshot;
+  return {
+    ...structuredClone(resource),
+    properties: applyClusterChanges(properties, changes) as unknown as Record<string, unknown>,
+  };
 }
 
 /** The object at `parent[key]`, created in place when ARM sent nothing or null there. */

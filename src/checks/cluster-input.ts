@@ -7,5 +7,8 @@ export interface ClusterCheckInput {
   readonly resourceGroupTags?: Readonly<Record<string, string>>;
   /** The engine's read of the workspace `resolveSensorWorkspaceId` names for this cluster. */
   readonly workspace: WorkspaceSnapshot;
-  readonly config: Pick<Config, "workspaceId" | "authorizedIpRanges" | "excludeTag" | "checks">;
+  readonly config: Pick<
+    Config,
+    "workspaceId" | "authorizedIpRanges" | "minAuthorizedPrefix" | "excludeTag" | "checks"
+  >;
 }

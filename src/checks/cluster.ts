@@ -3,7 +3,12 @@ import type { ClusterChange, ClusterSnapshot } from "../model/cluster.js";
 import { planAuthorizedIps } from "./authorized-ips.js";
 import { planAzurePolicy } from "./azure-policy.js";
 import type { ClusterCheckInput } from "./cluster-input.js";
-import { planDefenderSensor } from "./defender-sensor.js";
+import {
+  isSensorEnabled,
+  planDefenderSensor,
+  resolveSensorWorkspace,
+  workspaceFix,
+} from "./defender-sensor.js";
 import { EXCLUDED_BY_TAG, findTagExclusion } from "./exclusion.js";
 import { fields, nonBlankText, sameWord } from "./read.js";
 import { planSensorWorkspace } from "./sensor-workspace.js";
@@ -48,10 +53,31 @@ export function planClusterProtection(input: ClusterCheckInput): ClusterFinding[
       },
     }));
   }
+  const refused = refusedWrite(input);
   const block = writeBlock(input.cluster);
   return checks.map((check) => {
-    const finding = PLANNERS[check](input);
+    const finding = planAlone(check, input);
+    if (refused !== undefined && finding.verdict === "change") {
+      return {
+        check,
+        finding: {
+          verdict: "manual",
+          reason: `${finding.reason}; ${refused}`,
+          details: { ...finding.details, plannedAction: finding.action },
+        },
+      };
+    }
     if (block === undefined || finding.verdict !== "change") return { check, finding };
+    if (block.manual === true) {
+      return {
+        check,
+        finding: {
+          verdict: "manual",
+          reason: `${finding.reason}; ${block.reason}`,
+          details: { ...finding.details, ...block.details, plannedAction: finding.action },
+        },
+      };
+    }
     return {
       check,
       finding: {
@@ -64,15 +90,72 @@ export function planClusterProtection(input: ClusterCheckInput): ClusterFinding[
   });
 }
 
+/**
+ * One check's finding, whatever the others make of the same cluster: a value no planner foresaw
+ * stops only the check that reads it (the planners read ARM's JSON, which may hold anything).
+ */
+function planAlone(check: ClusterCheckId, input: ClusterCheckInput): Finding<ClusterChange> {
+  try {
+    return PLANNERS[check](input);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      verdict: "manual",
+      reason: `the cluster's settings for this check could not be read (${message}): check them`,
+      details: { error: message },
+    };
+  }
+}
+
+/**
+ * Why ARM would refuse any PUT of this cluster as it stands. A PUT restates the Defender profile, and
+ * with the sensor on ARM checks that its workspace exists (`LinkedInvalidPropertyId`); the workspace
+ * is the cluster's own and is never replaced here, so every other change waits for a person.
+ */
+function refusedWrite(input: ClusterCheckInput): string | undefined {
+  const { cluster, workspace } = input;
+  if (!isSensorEnabled(cluster)) return undefined;
+  if (resolveSensorWorkspace(cluster, input.config.workspaceId)?.source !== "cluster") return undefined;
+  if (workspace.state !== "invalid" && workspace.state !== "missing") return undefined;
+  const why = workspace.state === "invalid" ? "is not a valid workspace id" : "names no existing workspace";
+  return `ARM refuses every write of this cluster while its Defender profile's workspace ${workspace.resourceId} ${why}: ${workspaceFix("cluster", workspace.state)}`;
+}
+
 export interface WriteBlock {
   readonly reason: string;
+  /** The block needs a person (the cluster failed); otherwise it passes and the change waits. */
+  readonly manual?: boolean;
   readonly retryAfterSeconds: number;
   readonly details: Record<string, unknown>;
+}
+
+/**
+ * A cluster whose last operation failed: AKS may accept another PUT, but writing over a failure hides
+ * it, and if the failure was our own write it would only fail again. A person must look first.
+ */
+function failedClusterReason(cluster: ClusterSnapshot): string {
+  const error = fields(fields(cluster.status)?.provisioningError);
+  const code = nonBlankText(error?.code);
+  const message = nonBlankText(error?.message);
+  const why = code === undefined ? "" : `: ${code}${message === undefined ? "" : ` (${message})`}`;
+  return (
+    `the cluster's last operation failed (provisioning state Failed${why}); autoprotect does not write a ` +
+    "Failed cluster: find the cause in the cluster's activity log, fix it (for example `az aks update` " +
+    "or `az resource update` to reconcile the cluster), and the next run applies the change"
+  );
 }
 
 /** Why the cluster cannot take a PUT now; a missing provisioning state is read as Succeeded. */
 export function writeBlock(cluster: ClusterSnapshot): WriteBlock | undefined {
   const state = nonBlankText(cluster.provisioningState);
+  if (sameWord(state, "Failed")) {
+    return {
+      reason: failedClusterReason(cluster),
+      manual: true,
+      retryAfterSeconds: 0,
+      details: { provisioningState: state },
+    };
+  }
   if (state !== undefined && !sameWord(state, "Succeeded")) {
     return {
       reason: `the cluster's provisioning state is ${state}, so the change waits until it has finished`,

@@ -67,6 +67,23 @@ function normaliseInsightsWorkspaceId(id: string): string {
 
 const NO_WORKSPACE_FIX = "set AUTOPROTECT_WORKSPACE_ID or enable Container insights on the cluster";
 
+/** What a person does about a workspace that was not found or whose id is not valid, by where the id came from. */
+export function workspaceFix(
+  source: SensorWorkspaceSource | undefined,
+  state: "missing" | "invalid",
+): string {
+  const create = state === "missing" ? "create it or " : "";
+  switch (source) {
+    case "cluster":
+      // Never replaced by this tool: the profile belongs to whoever set it.
+      return `${create}point the cluster's Defender profile at an existing workspace`;
+    case "containerInsights":
+      return `${create}point Container insights at an existing workspace, or set AUTOPROTECT_WORKSPACE_ID`;
+    default:
+      return `${create}set AUTOPROTECT_WORKSPACE_ID to an existing workspace`;
+  }
+}
+
 export function planDefenderSensor(input: ClusterCheckInput): Finding<ClusterChange> {
   const { cluster, workspace, config } = input;
   const enabled = isSensorEnabled(cluster);
@@ -93,14 +110,14 @@ export function planDefenderSensor(input: ClusterCheckInput): Finding<ClusterCha
       details: before,
     };
   }
-  if (workspace.state === "missing") {
-    const fix =
-      resolved.source === "cluster"
-        ? "create it or point the cluster's Defender profile at an existing workspace"
-        : "create it or set AUTOPROTECT_WORKSPACE_ID to an existing workspace";
+  if (workspace.state === "missing" || workspace.state === "invalid") {
+    const what =
+      workspace.state === "missing"
+        ? `Log Analytics workspace ${workspace.resourceId} was not found`
+        : `Log Analytics workspace id ${workspace.resourceId} is not a valid workspace id (${workspace.problem})`;
     return {
       verdict: "manual",
-      reason: `${problem} and Log Analytics workspace ${workspace.resourceId} was not found: ${fix}`,
+      reason: `${problem} and ${what}: ${workspaceFix(resolved.source, workspace.state)}`,
       details: { ...before, sensorWorkspace: workspace.resourceId, workspaceSource: resolved.source },
     };
   }

@@ -1,7 +1,12 @@
 export { planApisPlan } from "./apis-plan.js";
 export { planAuthorizedIps } from "./authorized-ips.js";
 export { AZURE_POLICY_ADDON, planAzurePolicy } from "./azure-policy.js";
-export { applyClusterChanges, describeClusterChange, describeClusterChanges } from "./cluster-changes.js";
+export {
+  applyClusterChanges,
+  applyClusterChangesToResource,
+  describeClusterChange,
+  describeClusterChanges,
+} from "./cluster-changes.js";
 export type { ClusterCheckInput } from "./cluster-input.js";
 export {
   BUSY_CLUSTER_RETRY_SECONDS,

@@ -1,6 +1,6 @@
 import type { Finding } from "../model/checks.js";
 import type { ClusterCheckInput } from "./cluster-input.js";
-import { resolveSensorWorkspace } from "./defender-sensor.js";
+import { resolveSensorWorkspace, workspaceFix } from "./defender-sensor.js";
 import { items, sameWord } from "./read.js";
 
 /** Reports only: a workspace's network settings and existence belong to its owner, not to this tool. */
@@ -18,14 +18,17 @@ export function planSensorWorkspace(input: ClusterCheckInput): Finding<never> {
     workspaceResourceId: workspace.resourceId,
     ...(source === undefined ? {} : { workspaceSource: source }),
   };
-  if (workspace.state === "missing") {
-    const fix =
-      source === "cluster"
-        ? "create it or point the cluster's Defender profile at an existing workspace"
-        : "create it or set AUTOPROTECT_WORKSPACE_ID to an existing workspace";
+  if (workspace.state === "invalid") {
     return {
       verdict: "manual",
-      reason: `Log Analytics workspace ${workspace.resourceId} was not found: ${fix}`,
+      reason: `the sensor's Log Analytics workspace id ${workspace.resourceId} is not a valid workspace id (${workspace.problem}): ${workspaceFix(source, "invalid")}`,
+      details: { ...details, problem: workspace.problem },
+    };
+  }
+  if (workspace.state === "missing") {
+    return {
+      verdict: "manual",
+      reason: `Log Analytics workspace ${workspace.resourceId} was not found: ${workspaceFix(source, "missing")}`,
       details,
     };
   }

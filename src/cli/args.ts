@@ -22,6 +22,8 @@ export interface CliArguments {
   readonly json: boolean;
   readonly simulate: string | undefined;
   readonly saveEstate: string | undefined;
+  /** `--advance`: how far the simulated clock moves forward before the run, in milliseconds. */
+  readonly advanceMs: number | undefined;
   /** `report`: the Log Analytics workspace's id (its customer id, a GUID). */
   readonly workspace: string | undefined;
   /** `report`: how many days back the newest outcomes are looked for. */
@@ -29,9 +31,9 @@ export interface CliArguments {
 }
 
 export const USAGE = `usage:
-  autoprotect sweep     [--subscription ID]... [--dry-run] [--json] [--simulate ESTATE.json [--save-estate OUT.json]]
-  autoprotect reconcile RESOURCE_ID          [--dry-run] [--json] [--simulate ESTATE.json [--save-estate OUT.json]]
-  autoprotect event     FILE|-               [--dry-run] [--json] [--simulate ESTATE.json [--save-estate OUT.json]]
+  autoprotect sweep     [--subscription ID]... [--dry-run] [--json] [--simulate ESTATE.json [--save-estate OUT.json] [--advance DURATION]]
+  autoprotect reconcile RESOURCE_ID          [--dry-run] [--json] [--simulate ESTATE.json [--save-estate OUT.json] [--advance DURATION]]
+  autoprotect event     FILE|-               [--dry-run] [--json] [--simulate ESTATE.json [--save-estate OUT.json] [--advance DURATION]]
   autoprotect report    --workspace ID [--days N] [--json] [--simulate ESTATE.json]
 
   --dry-run        audit mode: report what would change, write nothing
@@ -40,6 +42,7 @@ export const USAGE = `usage:
                    from FILE or standard input exactly as the Event Grid trigger does
   --simulate FILE  run against the local Azure control-plane simulator loaded with FILE
   --save-estate F  after a simulated run, write the simulator's state to F (same format)
+  --advance D      with --simulate: move the simulated clock forward by D (90s, 10m, 2h, 1d) before the run
   report           the coverage per check from the outcomes in Log Analytics (the newest per resource
                    and check within the last N days, default 7, at most 90) and the open manual items
   --workspace ID   the Log Analytics workspace's id (its customer id, a GUID)`;
@@ -57,6 +60,7 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | "help
         json: { type: "boolean" },
         simulate: { type: "string" },
         "save-estate": { type: "string" },
+        advance: { type: "string" },
         workspace: { type: "string" },
         days: { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -79,6 +83,13 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | "help
   if (values["save-estate"] !== undefined && values.simulate === undefined) {
     throw new UsageError("--save-estate needs --simulate");
   }
+  if (values.advance !== undefined && command === "report") {
+    throw new UsageError("--advance goes with sweep, reconcile or event");
+  }
+  if (values.advance !== undefined && values.simulate === undefined) {
+    throw new UsageError("--advance needs --simulate: only the simulator's clock can be moved");
+  }
+  const advanceMs = values.advance === undefined ? undefined : parseDuration(values.advance);
   let resourceId: string | undefined;
   let eventsFrom: string | undefined;
   let workspace: string | undefined;
@@ -121,9 +132,28 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | "help
     json: values.json === true,
     simulate: values.simulate,
     saveEstate: values["save-estate"],
+    advanceMs,
     workspace,
     days,
   };
+}
+
+const DAY_MS = 86_400_000;
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: DAY_MS };
+/** The longest --advance: ten years is far past any wait the engine knows of, and keeps dates valid. */
+export const ADVANCE_MAX_MS = 3650 * DAY_MS;
+
+/** `90s`, `10m`, `2h`, `1d`: a whole number and one unit, in milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+)([smhd])$/.exec(text.trim());
+  const amount = match === null ? Number.NaN : Number(match[1]);
+  const ms = amount * (DURATION_UNITS_MS[match?.[2] ?? ""] ?? Number.NaN);
+  if (!Number.isSafeInteger(ms) || ms > ADVANCE_MAX_MS) {
+    throw new UsageError(
+      `--advance '${text}' is not a duration: a whole number and a unit s, m, h or d (90s, 10m, 2h, 1d), at most 3650d`,
+    );
+  }
+  return ms;
 }
 
 function reportWorkspace(value: string | undefined): string {

@@ -17,9 +17,10 @@ import { describeRequeue, ProgressBar, renderTable, summarise } from "./render.j
 import { runReport } from "./report.js";
 import { EstateInputError, startSimulatedAzure, type SimulatedAzure } from "./simulate.js";
 import { createFileStateStore } from "../rollout/file-state-store.js";
+import { createFileWaitLedger } from "../engine/file-wait-ledger.js";
 import { createOutcomeUploader } from "../azure/ingestion.js";
-import { deliverOutcomes, type DeliveryReport } from "../outcomes/delivery.js";
 import { createFileSpool } from "../outcomes/file-spool.js";
+import { deliver } from "./deliver.js";
 import { createCoalescer } from "../engine/coalesce.js";
 import { dispatchVerdicts } from "../engine/events.js";
 import { EventPayloadError, parseEvents, parsePayloadText, type EventVerdict } from "../events/parse.js";
@@ -64,13 +65,6 @@ async function eventVerdicts(args: CliArguments, io: CliIo): Promise<EventVerdic
     throw new InputError(`${from}: ${first.problem}${more}`);
   }
   return verdicts;
-}
-
-function describeDelivery(report: DeliveryReport): string {
-  const sent = `outcomes: ${String(report.sent)} sent to Log Analytics`;
-  if (report.error === undefined)
-    return report.spooled === 0 ? sent : `${sent}; ${String(report.spooled)} still waiting`;
-  return `${sent}; ${String(report.spooled)} kept in the state folder to send on the next run (${report.error})`;
 }
 
 async function readProcessStdin(): Promise<string> {
@@ -149,10 +143,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let connection: AzureConnection;
   if (args.simulate !== undefined) {
     try {
-      simulated = await startSimulatedAzure(
-        args.simulate,
-        config.ingestion === undefined ? {} : { ingestion: config.ingestion },
-      );
+      simulated = await startSimulatedAzure(args.simulate, {
+        ...(config.ingestion === undefined ? {} : { ingestion: config.ingestion }),
+        advanceMs: args.advanceMs,
+      });
     } catch (error) {
       if (error instanceof EstateInputError) return fail(error.message);
       throw error;
@@ -161,19 +155,25 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } else {
     connection = { credential: new DefaultAzureCredential() };
   }
+  connection = { ...connection, limits: { ...config.callLimits, ...connection.limits } };
 
   const started = Date.now();
   const colour = io.stdout.isTTY === true && io.env.NO_COLOR === undefined;
   const progress = new ProgressBar(io.stderr);
   const outcomes: OutcomeRecord[] = [];
   let result: RunResult;
+  let deliveryFailure: string | undefined;
   try {
     const azure = createAzureGateway(connection);
     const engine = createEngine({
       azure,
       config,
+      // Under --simulate the engine (and its rollout controller) keep the simulator's clock.
+      now: simulated?.now,
       // The CLI keeps rollout progress in a local folder, so the next run continues the rollout.
       rolloutStore: createFileStateStore(config.stateDir),
+      // Waits are capped across runs: the state folder remembers since when each check has waited.
+      waits: createFileWaitLedger(config.stateDir),
       onDiscovered: (count) => {
         progress.addTotal(count);
       },
@@ -218,16 +218,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     // Under --simulate the outcomes land in the simulated workspace, whatever endpoint is configured.
     const ingestion = config.ingestion === undefined ? undefined : (simulated?.ingestion ?? config.ingestion);
     if (ingestion !== undefined) {
-      const report = await deliverOutcomes(outcomes, {
-        uploader: createOutcomeUploader(connection, ingestion),
-        spool: createFileSpool(config.stateDir),
-      });
-      io.stderr.write(`${describeDelivery(report)}\n`);
-      for (const { row, reason } of report.rejected) {
-        io.stderr.write(
-          `autoprotect: the stream refused the ${row.Check} outcome of ${row.ResourceId}: ${reason}\n`,
-        );
-      }
+      const uploader = createOutcomeUploader(connection, ingestion);
+      const spool = createFileSpool(config.stateDir);
+      deliveryFailure = await deliver(outcomes, { uploader, spool }, config.stateDir, io);
     }
     if (simulated !== undefined && args.saveEstate !== undefined) await simulated.save(args.saveEstate);
   } catch (error) {
@@ -245,5 +238,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   for (const error of result.errors)
     io.stderr.write(`autoprotect: ${error.scope}: ${error.code}: ${error.message}\n`);
-  return outcomes.some((o) => o.Status === "failed") || result.errors.length > 0 ? 1 : 0;
+  if (deliveryFailure !== undefined) io.stderr.write(`autoprotect: ${deliveryFailure}\n`);
+  const failed = outcomes.some((o) => o.Status === "failed") || result.errors.length > 0;
+  return failed || deliveryFailure !== undefined ? 1 : 0;
 }

@@ -4,20 +4,22 @@ import { AzureApiError } from "../azure/errors.js";
 import { createLogsQueryAdapter, type LogsQueryRow } from "../azure/logs-query.js";
 import { CHECK_IDS, STATUSES, type Status } from "../model/checks.js";
 import { ConfigError, loadConfig } from "../model/config.js";
-import { OUTCOME_TABLE } from "../outcomes/schema.js";
+import { COLLAPSE_RESENT_ROWS, OUTCOME_TABLE } from "../outcomes/schema.js";
 import type { CliArguments } from "./args.js";
 import type { CliIo } from "./main.js";
 import { EstateInputError, startSimulatedAzure, type SimulatedAzure } from "./simulate.js";
 
 /**
  * The newest outcome per resource and check within the window, as docs/queries.kql's "Coverage per
- * check" starts; the rest is done here (the simulator's KQL subset has no tolower(), countif() or
- * extend, and ARM ids must be compared without regard to case, which `by ResourceId` does not).
+ * check" starts (resent rows collapsed on OutcomeId first, as every reader does); the rest is done here
+ * (the simulator's KQL subset has no tolower(), countif() or extend, and ARM ids must be compared
+ * without regard to case, which `by ResourceId` does not).
  */
 export function reportQuery(days: number): string {
   return [
     OUTCOME_TABLE,
     `| where TimeGenerated > ago(${String(days)}d)`,
+    COLLAPSE_RESENT_ROWS,
     "| summarize arg_max(TimeGenerated, Status, Reason, SubscriptionId, ResourceType) by ResourceId, Check",
   ].join("\n");
 }

@@ -21,6 +21,8 @@ export interface SimulatedAzureOptions {
    * Default: SIMULATED_DCR_ID and the stream Custom-AutoprotectOutcomes.
    */
   readonly ingestion?: Pick<IngestionConfig, "ruleId" | "stream"> | undefined;
+  /** How far to move the simulated clock forward before the run (`--advance`), in milliseconds. Default 0. */
+  readonly advanceMs?: number | undefined;
 }
 
 export interface SimulatedAzure {
@@ -33,6 +35,12 @@ export interface SimulatedAzure {
   readonly logsQueryEndpoint: string;
   /** The simulated workspace's id (customerId) the query API answers for; other ids get 404 PathNotFoundError. */
   readonly workspaceId: string;
+  /**
+   * The simulated clock (the estate's `now` at real speed, moved by `advanceMs`; else real time): the engine
+   * and its rollout controller take it as their `now`, so they see the time the simulator serves.
+   */
+  readonly now: () => Date;
+  /** Writes the state, the clock as it is now and the faults not used up (see sim/README.md). */
   save(path: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -45,7 +53,7 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The first Log Analytics workspace in the estate with a GUID `properties.customerId`, else SIMULATED_WORKSPACE_ID. */
 function simulatedWorkspaceId(
-  resources: readonly { type: string; properties?: Record<string, unknown> }[],
+  resources: readonly { type: string; properties?: Record<string, unknown> | null }[],
 ): string {
   for (const resource of resources) {
     if (resource.type.toLowerCase() !== "microsoft.operationalinsights/workspaces") continue;
@@ -80,6 +88,7 @@ export async function startSimulatedAzure(
   try {
     simulator = await sim.startSimulator({
       estate,
+      advanceMs: options.advanceMs ?? 0,
       ingestion: {
         dataCollectionRuleId: ruleId,
         workspaceId,
@@ -105,6 +114,7 @@ export async function startSimulatedAzure(
     ingestion: { endpoint: simulator.endpoint, ruleId, stream },
     logsQueryEndpoint: `${simulator.endpoint}/v1`,
     workspaceId,
+    now: () => simulator.now(),
     save: (path) => sim.saveEstateFile(path, simulator.exportEstate()),
     close: () => simulator.close(),
   };

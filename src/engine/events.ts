@@ -7,6 +7,7 @@ import type { Config } from "../model/config.js";
 import type { RunInfo } from "../outcomes/record.js";
 import type { Coalescer } from "./coalesce.js";
 import { mergeRunResults, type Engine, type RunResult } from "./engine.js";
+import type { RunOptions } from "./run-context.js";
 
 export interface EventDispatch {
   readonly engine: Engine;
@@ -27,9 +28,10 @@ export function reconcileResource(
   dispatch: Pick<EventDispatch, "engine" | "coalescer">,
   resourceId: string,
   info: RunInfo,
+  options: RunOptions = {},
 ): Promise<RunResult> {
   return dispatch.coalescer.run(`${info.mode} ${resourceId}`, () =>
-    dispatch.engine.reconcile([{ kind: "resource", resourceId }], info),
+    dispatch.engine.reconcile([{ kind: "resource", resourceId }], info, options),
   );
 }
 
@@ -61,8 +63,9 @@ export async function reconcileEvents(
   payload: unknown,
   dispatch: EventDispatch,
   info: Omit<RunInfo, "correlationId">,
+  options: RunOptions = {},
 ): Promise<EventsResult> {
-  return dispatchVerdicts(await parseEvents(payload), dispatch, info);
+  return dispatchVerdicts(await parseEvents(payload), dispatch, info, options);
 }
 
 /** The second half of reconcileEvents, for callers that look at the verdicts first (the CLI). */
@@ -70,6 +73,7 @@ export async function dispatchVerdicts(
   parsed: readonly EventVerdict[],
   dispatch: EventDispatch,
   info: Omit<RunInfo, "correlationId">,
+  options: RunOptions = {},
 ): Promise<EventsResult> {
   const verdicts = scopeVerdicts(parsed, dispatch.config.subscriptions);
   const targets = new Map<string, { resourceId: string; eventId: string }>();
@@ -80,7 +84,7 @@ export async function dispatchVerdicts(
   }
   const results = await Promise.all(
     [...targets.values()].map(({ resourceId, eventId }) =>
-      reconcileResource(dispatch, resourceId, { ...info, correlationId: eventId }),
+      reconcileResource(dispatch, resourceId, { ...info, correlationId: eventId }, options),
     ),
   );
   // Runs shared through the coalescer appear once.

@@ -1,29 +1,7 @@
-import { RESOURCE_TYPES, type CheckId } from "../model/checks.js";
 import type { OutcomeRecord } from "../model/outcome.js";
 import { parseResourceId } from "../model/resource-id.js";
+import { targetKindInfo } from "../model/targets.js";
 import { buildOutcome, type RunInfo } from "../outcomes/record.js";
-import { CLUSTER_CHECKS, targetKind } from "./engine.js";
-
-/** The checks a reconcile of `resourceId` would have written outcomes for. */
-export function checksFor(resourceId: string): { checks: CheckId[]; resourceType: string } {
-  const parsed = parseResourceId(resourceId);
-  switch (targetKind(parsed)) {
-    case "cluster":
-      return { checks: [...CLUSTER_CHECKS], resourceType: RESOURCE_TYPES.managedCluster };
-    case "apim-service":
-    case "apim-api":
-      return { checks: ["apim.api-onboarding"], resourceType: RESOURCE_TYPES.apimApi };
-    case "containers-plan":
-      return { checks: ["defender.containers-plan"], resourceType: RESOURCE_TYPES.pricing };
-    case "apis-plan":
-      return { checks: ["defender.apis-plan"], resourceType: RESOURCE_TYPES.pricing };
-    case "subscription":
-      return {
-        checks: ["defender.containers-plan", "defender.apis-plan"],
-        resourceType: RESOURCE_TYPES.pricing,
-      };
-  }
-}
 
 /**
  * Work the queue gave up on (the host moved its message to the poison queue after its retries) becomes
@@ -36,7 +14,7 @@ export function poisonOutcomes(
   now: Date,
 ): OutcomeRecord[] {
   const parsed = parseResourceId(resourceId);
-  const { checks, resourceType } = checksFor(resourceId);
+  const { checks, resourceType } = targetKindInfo(parsed);
   return checks.map((check) =>
     buildOutcome(
       info,

@@ -1,5 +1,6 @@
 import type { AzureGateway } from "../azure/index.js";
 import type { CheckId, Finding } from "../model/checks.js";
+import type { ClusterResource } from "../model/cluster.js";
 import type { Config } from "../model/config.js";
 import type { OutcomeFields, RunInfo } from "../outcomes/record.js";
 import type { RolloutStateStore } from "../rollout/state-store.js";
@@ -7,20 +8,55 @@ import type { RunError } from "./engine.js";
 
 export type PlanName = "Containers" | "Api";
 
-/** What one run shares with the per-service reconcilers: configuration, Azure, caches and the outcome stream. */
+/** A cluster write an earlier run started and did not wait for: the look that confirms it. */
+export interface PendingOperation {
+  readonly resourceId: string;
+  /** Where ARM reports the operation's status (Azure-AsyncOperation or Location). */
+  readonly statusUrl: string;
+  /** The checks the write was for, and what it did. */
+  readonly checks: readonly CheckId[];
+  readonly action: string;
+  readonly startedAt: string;
+}
+
+/** How one run may spend its time. */
+export interface RunOptions {
+  /** Epoch milliseconds by which the run must have finished: the trigger's budget. */
+  readonly deadlineAt?: number;
+  /**
+   * `wait` (default): a long-running write is awaited to its end. `start`: it is started and its end
+   * confirmed by a later look (`PendingOperation`), for triggers that must answer quickly.
+   */
+  readonly operations?: "wait" | "start";
+  /** Writes started by earlier runs on the targets of this one, to confirm. */
+  readonly pendingOperations?: readonly PendingOperation[];
+}
+
+/** What one run shares with the per-kind reconcilers: configuration, Azure, caches and the outcome stream. */
 export interface RunContext {
   readonly azure: AzureGateway;
   readonly config: Config;
   readonly info: RunInfo;
+  readonly options: RunOptions;
   readonly rolloutStore: RolloutStateStore | undefined;
   now(): Date;
   enabled(check: CheckId): boolean;
   emit(fields: OutcomeFields): void;
+  /** A failure that belongs to no check (rare: every check's failure is its outcome). */
   recordError(error: RunError): void;
   /** Status, reason, action and details for a finding that is reported rather than applied. */
   unapplied<C>(finding: Finding<C>): Pick<OutcomeFields, "status" | "reason" | "action" | "details">;
   /** A resource group's tags, read once per run; undefined when the group does not exist. */
   tagsOf(subscriptionId: string, resourceGroup: string): Promise<Record<string, string> | undefined>;
-  /** Whether the subscription's plan is on after this run looked at it (fixing it in enforce mode). */
+  /** The subscription's clusters, listed once per run. */
+  clustersIn(subscriptionId: string): Promise<ClusterResource[]>;
+  /**
+   * Whether the subscription's plan is on after this run looked at it (fixing it in enforce mode); in
+   * audit mode, whether it would be. Resources that depend on the plan wait for it.
+   */
   planReady(subscriptionId: string, plan: PlanName): Promise<boolean>;
+  /** Notes that a resource in scope and not excluded uses the plan, so the plan check need not list them. */
+  notePlanUser(subscriptionId: string, plan: PlanName): void;
+  /** Milliseconds left in the run's budget (Infinity without one). */
+  timeLeftMs(): number;
 }

@@ -6,7 +6,10 @@
  * stays deferred for days (an instance over its capacity limit), and the chains would never merge.
  */
 import { randomUUID } from "node:crypto";
+import { parseResourceId, ResourceIdError } from "../model/resource-id.js";
+import { assertReconcilable, UnsupportedTargetError } from "../model/targets.js";
 import type { RequeueRequest } from "./requeue.js";
+import type { PendingOperation } from "./run-context.js";
 
 /** The body of a reconcile message on the queue. */
 export interface ReconcileMessage {
@@ -20,6 +23,8 @@ export interface ReconcileMessage {
   readonly correlationId: string;
   /** `audit` for a dry run asked for over HTTP; otherwise the configured mode applies. */
   readonly mode?: "audit";
+  /** A write an earlier run started and did not wait for: this look confirms it. */
+  readonly operation?: PendingOperation;
 }
 
 export interface LedgerEntry {
@@ -97,6 +102,7 @@ export function createQueueScheduler(deps: {
             reason: request.reason,
             correlationId,
             ...(options.mode === undefined ? {} : { mode: options.mode }),
+            ...(request.operation === undefined ? {} : { operation: request.operation }),
           },
           delay,
         );
@@ -145,5 +151,31 @@ export function parseReconcileMessage(body: unknown): ReconcileMessage {
   if (record.mode !== undefined && record.mode !== "audit") {
     throw new ReconcileMessageError(`mode must be "audit" when given, not ${JSON.stringify(record.mode)}`);
   }
+  if (record.operation !== undefined && !isOperation(record.operation)) {
+    throw new ReconcileMessageError("operation must name the resource, status URL, checks, action and start");
+  }
+  // Anyone who can write to the queue can name a resource: it is checked like any other entry point.
+  try {
+    assertReconcilable(parseResourceId(record.resourceId as string));
+  } catch (error) {
+    if (error instanceof ResourceIdError || error instanceof UnsupportedTargetError) {
+      throw new ReconcileMessageError(error.message);
+    }
+    throw error;
+  }
   return record as unknown as ReconcileMessage;
+}
+
+function isOperation(value: unknown): value is PendingOperation {
+  if (typeof value !== "object" || value === null) return false;
+  const o = value as Record<string, unknown>;
+  return (
+    typeof o.resourceId === "string" &&
+    typeof o.statusUrl === "string" &&
+    /^https:\/\//i.test(o.statusUrl) &&
+    Array.isArray(o.checks) &&
+    o.checks.every((c) => typeof c === "string") &&
+    typeof o.action === "string" &&
+    typeof o.startedAt === "string"
+  );
 }

@@ -1,7 +1,8 @@
 import { app, type InvocationContext } from "@azure/functions";
 import { reconcileEvents, type EventsResult } from "../engine/events.js";
 import { EventPayloadError } from "../events/parse.js";
-import { finishRun, sharedRuntime, type Runtime } from "./runtime.js";
+import { withRunDeadline } from "../azure/call-limits.js";
+import { finishRun, sharedRuntime, triggerRunOptions, TRIGGER_BUDGETS, type Runtime } from "./runtime.js";
 
 /**
  * The Event Grid trigger: resource writes (subscription system topic, Resource Notifications) and APIM
@@ -10,6 +11,18 @@ import { finishRun, sharedRuntime, type Runtime } from "./runtime.js";
  */
 export function createEventGridHandler(runtime: () => Runtime) {
   return async (event: unknown, context: InvocationContext): Promise<EventsResult | undefined> => {
+    const started = Date.now();
+    // Event Grid redelivers what it has had no answer to within 30 s: everything fits in its budget.
+    return withRunDeadline(started + TRIGGER_BUDGETS.eventgrid.totalMs, () =>
+      handle(event, context, started),
+    );
+  };
+
+  async function handle(
+    event: unknown,
+    context: InvocationContext,
+    started: number,
+  ): Promise<EventsResult | undefined> {
     const { config, engine, coalescer } = runtime();
     let result: EventsResult;
     try {
@@ -17,6 +30,7 @@ export function createEventGridHandler(runtime: () => Runtime) {
         event,
         { engine, config, coalescer },
         { runId: context.invocationId, trigger: "eventgrid", mode: config.mode },
+        triggerRunOptions("eventgrid", started),
       );
     } catch (error) {
       if (error instanceof EventPayloadError) {
@@ -38,7 +52,7 @@ export function createEventGridHandler(runtime: () => Runtime) {
     }
     await finishRun(runtime(), context, result, context.invocationId);
     return result;
-  };
+  }
 }
 
 app.eventGrid("resourceEvents", {

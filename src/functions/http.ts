@@ -1,7 +1,8 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { BadRequestError, MAX_REQUEST_BYTES, parseReconcileRequest } from "../events/reconcile-request.js";
 import { reconcileResource } from "../engine/events.js";
-import { finishRun, sharedRuntime, type Runtime } from "./runtime.js";
+import { withRunDeadline } from "../azure/call-limits.js";
+import { finishRun, sharedRuntime, triggerRunOptions, TRIGGER_BUDGETS, type Runtime } from "./runtime.js";
 
 function problem(status: number, title: string, detail: string): HttpResponseInit {
   return {
@@ -26,6 +27,15 @@ async function readBody(request: HttpRequest): Promise<string> {
  */
 export function createReconcileHttpHandler(runtime: () => Runtime) {
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
+    const started = Date.now();
+    return withRunDeadline(started + TRIGGER_BUDGETS.http.totalMs, () => handle(request, context, started));
+  };
+
+  async function handle(
+    request: HttpRequest,
+    context: InvocationContext,
+    started: number,
+  ): Promise<HttpResponseInit> {
     const { config, engine, coalescer, scheduler } = runtime();
     const auditOnly = (dryRun: boolean) => (dryRun ? { mode: "audit" as const } : {});
     let parsed;
@@ -66,18 +76,18 @@ export function createReconcileHttpHandler(runtime: () => Runtime) {
         },
       };
     }
-    const result = await reconcileResource({ engine, coalescer }, parsed.resourceId, {
-      runId: context.invocationId,
-      trigger: "http",
-      mode,
-      correlationId: context.invocationId,
-    });
+    const result = await reconcileResource(
+      { engine, coalescer },
+      parsed.resourceId,
+      { runId: context.invocationId, trigger: "http", mode, correlationId: context.invocationId },
+      triggerRunOptions("http", started),
+    );
     await finishRun(runtime(), context, result, context.invocationId, auditOnly(parsed.dryRun));
     return {
       status: 200,
       jsonBody: { runId: context.invocationId, mode, outcomes: result.outcomes, errors: result.errors },
     };
-  };
+  }
 }
 
 app.http("reconcile", {

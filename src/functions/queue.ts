@@ -5,20 +5,36 @@ import { poisonOutcomes } from "../engine/poison.js";
 import { parseReconcileMessage, ReconcileMessageError } from "../engine/scheduler.js";
 import type { OutcomeRecord } from "../model/outcome.js";
 import { reconcileResource } from "../engine/events.js";
-import { finishRun, recordOutcomes, sharedRuntime, type Runtime } from "./runtime.js";
-
-/** Thrown so the host retries the message (and, after its retries, moves it to the poison queue). */
-export class ReconcileRetryError extends Error {
-  override readonly name = "ReconcileRetryError";
-}
+import { withRunDeadline } from "../azure/call-limits.js";
+import {
+  finishRun,
+  recordOutcomes,
+  sharedRuntime,
+  triggerRunOptions,
+  TRIGGER_BUDGETS,
+  type Runtime,
+} from "./runtime.js";
 
 /**
- * Delayed work: a rollout's next step, a busy cluster's retry. A message whose look was superseded by
- * a sooner one is dropped; a run that failed is thrown back to the host for its retries.
+ * Delayed work: a rollout's next step, a busy cluster's retry, the confirmation of a write that was
+ * started and not waited for. A message whose look was superseded by a sooner one is dropped. A failed
+ * check does not throw the message back to the host: the run has already scheduled its retry (with a
+ * growing delay) when the failure is transient, and a retry cannot help when it is not. Only a run
+ * that could not finish at all (the handler itself failed) goes back to the host and, after its
+ * retries, to the poison queue.
  */
 export function createReconcileQueueHandler(runtime: () => Runtime) {
   return async (body: unknown, context: InvocationContext): Promise<RunResult | undefined> => {
-    const { config, engine, coalescer, scheduler } = runtime();
+    const started = Date.now();
+    return withRunDeadline(started + TRIGGER_BUDGETS.queue.totalMs, () => handle(body, context, started));
+  };
+
+  async function handle(
+    body: unknown,
+    context: InvocationContext,
+    started: number,
+  ): Promise<RunResult | undefined> {
+    const { engine, coalescer, scheduler, config } = runtime();
     let message;
     try {
       message = parseReconcileMessage(body);
@@ -35,23 +51,22 @@ export function createReconcileQueueHandler(runtime: () => Runtime) {
       return undefined;
     }
     const mode = message.mode ?? config.mode;
-    const result = await reconcileResource({ engine, coalescer }, message.resourceId, {
-      runId: context.invocationId,
-      trigger: "queue",
-      mode,
-      correlationId: message.correlationId,
-    });
+    const result = await reconcileResource(
+      { engine, coalescer },
+      message.resourceId,
+      { runId: context.invocationId, trigger: "queue", mode, correlationId: message.correlationId },
+      {
+        ...triggerRunOptions("queue", started),
+        ...(message.operation === undefined ? {} : { pendingOperations: [message.operation] }),
+      },
+    );
     await finishRun(runtime(), context, result, message.correlationId, mode === "audit" ? { mode } : {});
     const failed = result.outcomes.filter((o) => o.Status === "failed");
     context.log(
       `${message.resourceId}: ${String(result.outcomes.length)} outcomes, ${String(failed.length)} failed`,
     );
-    if (failed.length > 0 || result.errors.length > 0) {
-      const first = failed[0]?.Reason ?? result.errors[0]?.message ?? "";
-      throw new ReconcileRetryError(`${message.resourceId}: ${first}`);
-    }
     return result;
-  };
+  }
 }
 
 /** What the host gave up on becomes `failed` outcomes, visible beside every other outcome. */

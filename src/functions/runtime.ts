@@ -6,6 +6,9 @@ import { createTableScheduleLedger } from "../azure/schedule-ledger.js";
 import { createOutcomeUploader } from "../azure/ingestion.js";
 import { createTableSpool } from "../azure/outcome-spool.js";
 import { createTableStateStore, type TableStateStoreOptions } from "../azure/table-state-store.js";
+import { createTableWaitLedger } from "../azure/wait-ledger.js";
+import type { RunOptions } from "../engine/run-context.js";
+import type { Trigger } from "../model/outcome.js";
 import type { InvocationContext } from "@azure/functions";
 import type { OutcomeRecord } from "../model/outcome.js";
 import { deliverOutcomes, type DeliveryReport } from "../outcomes/delivery.js";
@@ -63,11 +66,36 @@ export function storageFromEnv(env: Env, credential: TokenCredential): StorageOp
   );
 }
 
+/**
+ * How long each trigger may take, and how much of it the engine may use (the rest delivers outcomes
+ * and schedules follow-ups). Event Grid redelivers an event it has had no answer to within 30 s; an
+ * HTTP request is cut at 230 s by the front end; timer and queue functions end at the host's
+ * `functionTimeout` (30 minutes in host.json).
+ */
+export const TRIGGER_BUDGETS: Readonly<
+  Record<Exclude<Trigger, "cli">, { totalMs: number; engineMs: number }>
+> = {
+  eventgrid: { totalMs: 25_000, engineMs: 15_000 },
+  http: { totalMs: 200_000, engineMs: 170_000 },
+  queue: { totalMs: 27 * 60_000, engineMs: 25 * 60_000 },
+  timer: { totalMs: 27 * 60_000, engineMs: 25 * 60_000 },
+};
+
+/**
+ * A trigger's run options: the engine's share of its budget, from when the invocation started, and
+ * long-running writes started, not awaited: their completion is confirmed by a queued look, so no
+ * invocation holds an instance for the minutes an AKS update takes.
+ */
+export function triggerRunOptions(trigger: Exclude<Trigger, "cli">, startedAt: number): RunOptions {
+  return { deadlineAt: startedAt + TRIGGER_BUDGETS[trigger].engineMs, operations: "start" };
+}
+
 export function createRuntime(
   env: Env,
-  connection: AzureConnection = { credential: new DefaultAzureCredential() },
+  given: AzureConnection = { credential: new DefaultAzureCredential() },
 ): Runtime {
   const config = loadConfig(env);
+  const connection: AzureConnection = { ...given, limits: { ...config.callLimits, ...given.limits } };
   const azure = createAzureGateway(connection);
   const storage = storageFromEnv(env, connection.credential);
   const rolloutStore = createTableStateStore(storage.tables);
@@ -87,7 +115,7 @@ export function createRuntime(
   return {
     config,
     azure,
-    engine: createEngine({ azure, config, rolloutStore }),
+    engine: createEngine({ azure, config, rolloutStore, waits: createTableWaitLedger(storage.tables) }),
     coalescer: createCoalescer(),
     scheduler,
     outcomeSink,
@@ -116,6 +144,9 @@ export async function recordOutcomes(
   }
   for (const { row, reason } of report.rejected) {
     context.error(`outcomes: the stream refused the ${row.Check} outcome of ${row.ResourceId}: ${reason}`);
+  }
+  for (const { problem, keptIn } of report.corrupt) {
+    context.error(`outcomes: a damaged entry of the spool was moved to ${keptIn}: ${problem}`);
   }
 }
 

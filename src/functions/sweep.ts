@@ -1,13 +1,19 @@
 import { app, type InvocationContext, type Timer } from "@azure/functions";
 import { forEachConcurrently } from "../engine/concurrency.js";
 import { mergeRunResults, type RunResult } from "../engine/engine.js";
-import { finishRun, sharedRuntime, type Runtime } from "./runtime.js";
+import { withRunDeadline } from "../azure/call-limits.js";
+import { finishRun, sharedRuntime, triggerRunOptions, TRIGGER_BUDGETS, type Runtime } from "./runtime.js";
 
 const SWEEP_CONCURRENCY = 4;
 
 /** The timer sweep: every subscription in scope (the allow-list, else all the identity can see). */
 export function createSweepHandler(runtime: () => Runtime) {
-  return async (_timer: Timer, context: InvocationContext): Promise<RunResult> => {
+  return async (timer: Timer, context: InvocationContext): Promise<RunResult> => {
+    const started = Date.now();
+    return withRunDeadline(started + TRIGGER_BUDGETS.timer.totalMs, () => handle(timer, context, started));
+  };
+
+  async function handle(_timer: Timer, context: InvocationContext, started: number): Promise<RunResult> {
     const { config, azure, engine } = runtime();
     const subscriptionIds =
       config.subscriptions.length > 0 ? config.subscriptions : await azure.resources.listSubscriptionIds();
@@ -15,12 +21,16 @@ export function createSweepHandler(runtime: () => Runtime) {
     const results: RunResult[] = [];
     await forEachConcurrently(subscriptionIds, SWEEP_CONCURRENCY, async (subscriptionId) => {
       results.push(
-        await engine.reconcile([{ kind: "subscription", subscriptionId }], {
-          runId: context.invocationId,
-          trigger: "timer",
-          mode: config.mode,
-          correlationId: context.invocationId,
-        }),
+        await engine.reconcile(
+          [{ kind: "subscription", subscriptionId }],
+          {
+            runId: context.invocationId,
+            trigger: "timer",
+            mode: config.mode,
+            correlationId: context.invocationId,
+          },
+          triggerRunOptions("timer", started),
+        ),
       );
     });
     const result = mergeRunResults(results);
@@ -31,7 +41,7 @@ export function createSweepHandler(runtime: () => Runtime) {
       `sweep of ${subscriptionIds.length} subscriptions: ${result.outcomes.length} outcomes, ${failed} failed, ${result.errors.length} errors`,
     );
     return result;
-  };
+  }
 }
 
 app.timer("sweep", {

@@ -1,13 +1,17 @@
 import { isIPv4 } from "node:net";
 import { CHECK_IDS, isCheckId, type CheckId } from "./checks.js";
-import { isSubscriptionIdValid, parseResourceId, ResourceIdError } from "./resource-id.js";
+import { DEFAULT_MIN_AUTHORIZED_PREFIX, isInternetWide, parseIpRange } from "./ip-range.js";
+import { isSubscriptionIdValid, parseWorkspaceId, ResourceIdError } from "./resource-id.js";
 import type { Mode } from "./outcome.js";
+import type { CallLimits } from "../azure/call-limits.js";
 
 /** Configuration, read from the environment (the Functions app settings) the same way for every trigger and the CLI. */
 export interface Config {
   readonly mode: Mode;
   readonly workspaceId: string | undefined;
   readonly authorizedIpRanges: readonly string[];
+  /** Authorized ranges shorter than this prefix are internet-wide: never configured, never counted as a restriction. */
+  readonly minAuthorizedPrefix: number;
   readonly apiSubPlan: string;
   readonly excludeTag: string;
   readonly capacityLimit: number;
@@ -18,6 +22,10 @@ export interface Config {
   readonly ingestion: IngestionConfig | undefined;
   /** Which checks run; every check unless AUTOPROTECT_CHECKS narrows it. */
   readonly checks: readonly CheckId[];
+  /** A check deferred for longer than this turns `manual` with its last reason. */
+  readonly deferralCapHours: number;
+  /** Deadlines of every Azure call. */
+  readonly callLimits: CallLimits;
 }
 
 export interface IngestionConfig {
@@ -44,6 +52,8 @@ export const CONFIG_VARIABLES = {
   AUTOPROTECT_WORKSPACE_ID: "Log Analytics workspace resource id for the Defender sensor",
   AUTOPROTECT_AUTHORIZED_IP_RANGES:
     "comma-separated IPv4 CIDRs added to clusters with an unrestricted API server",
+  AUTOPROTECT_MIN_AUTHORIZED_PREFIX:
+    "shortest prefix an authorized IP range may have to count as a restriction (default 8)",
   AUTOPROTECT_API_SUBPLAN: "Defender for APIs sub-plan when enabling the plan (default P1)",
   AUTOPROTECT_EXCLUDE_TAG:
     "tag name that excludes a resource or its resource group (default autoprotect-exclude)",
@@ -52,6 +62,15 @@ export const CONFIG_VARIABLES = {
   AUTOPROTECT_ROLLOUT_INTERVAL_MINUTES: "pause between onboarding steps of one APIM service (default 10)",
   AUTOPROTECT_STATE_DIR: "where the CLI keeps durable state (default ./.autoprotect)",
   AUTOPROTECT_CHECKS: "comma-separated check ids to run (default: all)",
+  AUTOPROTECT_DEFERRAL_CAP_HOURS:
+    "a check deferred longer than this turns manual with its last reason (default 24)",
+  AUTOPROTECT_CALL_TIMEOUT_SECONDS:
+    "one attempt of an Azure call may take this long before it is retried (default 30)",
+  AUTOPROTECT_CALL_DEADLINE_SECONDS: "one Azure call, retries included, may take this long (default 120)",
+  AUTOPROTECT_MAX_RETRY_AFTER_SECONDS:
+    "the longest Retry-After waited for within a run; longer ones defer the check (default 60)",
+  AUTOPROTECT_OPERATION_TIMEOUT_SECONDS:
+    "waiting for a long-running write (an AKS update) ends after this long; the check is deferred (default 1800)",
   AUTOPROTECT_SWEEP_SCHEDULE:
     "NCRONTAB schedule of the timer sweep (Functions app setting; default every 6 hours)",
   AUTOPROTECT_INGESTION_ENDPOINT:
@@ -139,18 +158,38 @@ export function loadConfig(env: Env = process.env): Config {
   let workspaceId: string | undefined;
   if (workspaceRaw !== undefined && workspaceRaw !== "") {
     try {
-      const parsed = parseResourceId(workspaceRaw);
-      if (parsed.type.toLowerCase() !== "microsoft.operationalinsights/workspaces") {
-        throw new ResourceIdError(`'${workspaceRaw}' is a ${parsed.type}, not a Log Analytics workspace`);
-      }
-      workspaceId = parsed.id;
+      workspaceId = parseWorkspaceId(workspaceRaw).id;
     } catch (error) {
       if (error instanceof ResourceIdError) throw new ConfigError("AUTOPROTECT_WORKSPACE_ID", error.message);
       throw error;
     }
   }
 
+  const minAuthorizedPrefix = number(
+    env,
+    "AUTOPROTECT_MIN_AUTHORIZED_PREFIX",
+    DEFAULT_MIN_AUTHORIZED_PREFIX,
+    1,
+    32,
+  );
+  if (!Number.isInteger(minAuthorizedPrefix)) {
+    throw new ConfigError(
+      "AUTOPROTECT_MIN_AUTHORIZED_PREFIX",
+      `'${minAuthorizedPrefix}' is not a whole number`,
+    );
+  }
   const authorizedIpRanges = list(env.AUTOPROTECT_AUTHORIZED_IP_RANGES);
+  // A range that lets in the whole internet would be reported as protection while protecting nothing.
+  const wideRange = authorizedIpRanges.find((r) => {
+    const range = parseIpRange(r);
+    return range !== undefined && isInternetWide(range, minAuthorizedPrefix);
+  });
+  if (wideRange !== undefined) {
+    throw new ConfigError(
+      "AUTOPROTECT_AUTHORIZED_IP_RANGES",
+      `'${wideRange}' is internet-wide: a range must be /${minAuthorizedPrefix} or longer (AUTOPROTECT_MIN_AUTHORIZED_PREFIX)`,
+    );
+  }
   const badRange = authorizedIpRanges.find((r) => !isIpv4Cidr(r));
   if (badRange !== undefined) {
     throw new ConfigError("AUTOPROTECT_AUTHORIZED_IP_RANGES", `'${badRange}' is not an IPv4 address or CIDR`);
@@ -181,11 +220,25 @@ export function loadConfig(env: Env = process.env): Config {
     );
   }
 
+  const callLimits = {
+    attemptTimeoutMs: number(env, "AUTOPROTECT_CALL_TIMEOUT_SECONDS", 30, 1, 600) * 1000,
+    callDeadlineMs: number(env, "AUTOPROTECT_CALL_DEADLINE_SECONDS", 120, 1, 3600) * 1000,
+    maxRetryAfterSeconds: number(env, "AUTOPROTECT_MAX_RETRY_AFTER_SECONDS", 60, 0, 3600),
+    operationDeadlineMs: number(env, "AUTOPROTECT_OPERATION_TIMEOUT_SECONDS", 1800, 1, 86_400) * 1000,
+  };
+  if (callLimits.callDeadlineMs < callLimits.attemptTimeoutMs) {
+    throw new ConfigError(
+      "AUTOPROTECT_CALL_DEADLINE_SECONDS",
+      `must be at least AUTOPROTECT_CALL_TIMEOUT_SECONDS (${String(callLimits.attemptTimeoutMs / 1000)})`,
+    );
+  }
+
   return {
     ingestion: ingestionConfig(env),
     mode: modeRaw,
     workspaceId,
     authorizedIpRanges,
+    minAuthorizedPrefix,
     apiSubPlan: apiSubPlan.toUpperCase(),
     excludeTag,
     capacityLimit: number(env, "AUTOPROTECT_CAPACITY_LIMIT", 60, 1, 100),
@@ -193,5 +246,7 @@ export function loadConfig(env: Env = process.env): Config {
     rolloutIntervalMinutes: number(env, "AUTOPROTECT_ROLLOUT_INTERVAL_MINUTES", 10, 0, 24 * 60),
     stateDir: (env.AUTOPROTECT_STATE_DIR ?? "").trim() || "./.autoprotect",
     checks: checksRaw.length === 0 ? [...CHECK_IDS] : checksRaw.filter(isCheckId),
+    deferralCapHours: number(env, "AUTOPROTECT_DEFERRAL_CAP_HOURS", 24, 1, 24 * 30),
+    callLimits,
   };
 }

@@ -19,6 +19,11 @@ export interface OutcomeRecord {
   CorrelationId: string;
   DurationMs: number;
   Details: Record<string, unknown>;
+  /**
+   * Unique per outcome and kept when the row is sent again (a lost ingestion response, two deliveries
+   * of one spool), so readers collapse duplicates on it. Added after the first release of the record.
+   */
+  OutcomeId: string;
 }
 
 export const OUTCOME_FIELDS: readonly (keyof OutcomeRecord)[] = [
@@ -36,4 +41,5 @@ export const OUTCOME_FIELDS: readonly (keyof OutcomeRecord)[] = [
   "CorrelationId",
   "DurationMs",
   "Details",
+  "OutcomeId",
 ];

@@ -1,3 +1,4 @@
+import { createHash, randomUUID } from "node:crypto";
 import type { CheckId, Status } from "../model/checks.js";
 import type { Mode, OutcomeRecord, Trigger } from "../model/outcome.js";
 
@@ -54,5 +55,25 @@ export function buildOutcome(run: RunInfo, fields: OutcomeFields, now: Date): Ou
     CorrelationId: run.correlationId,
     DurationMs: Math.max(0, now.getTime() - fields.startedAt),
     Details: details,
+    OutcomeId: randomUUID(),
   };
+}
+
+/** Any fixed UUID: the namespace of the name-based ids below (RFC 9562 version 5). */
+const LEGACY_NAMESPACE = Buffer.from("5b0a4e0c9d1f4c1e8a7e2d3f4b5c6d7e", "hex");
+
+/**
+ * A row without an OutcomeId (spooled by a version before the column existed) gets one derived from
+ * its content: the same row read again, or sent again, gets the same id, so readers still collapse it.
+ */
+export function withOutcomeId(row: OutcomeRecord): OutcomeRecord {
+  if (typeof row.OutcomeId === "string" && row.OutcomeId !== "") return row;
+  const hash = createHash("sha1").update(LEGACY_NAMESPACE).update(JSON.stringify(row)).digest();
+  hash[6] = ((hash[6] ?? 0) & 0x0f) | 0x50;
+  hash[8] = ((hash[8] ?? 0) & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString("hex");
+  const id = [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join(
+    "-",
+  );
+  return { ...row, OutcomeId: id };
 }

@@ -4,6 +4,16 @@ import { OUTCOME_FIELDS, type OutcomeRecord } from "../model/outcome.js";
 export const OUTCOME_TABLE = "AutoprotectOutcomes_CL";
 export const OUTCOME_STREAM = "Custom-AutoprotectOutcomes";
 
+/**
+ * What every reader of the table does first, after its time window: rows can arrive twice (delivery is
+ * at least once) and a resent row keeps its OutcomeId, so one row per OutcomeId. RunId, ResourceId and
+ * Check are fixed for a given OutcomeId and keep apart rows written before the column existed (empty
+ * OutcomeId; one outcome per check, resource and run). docs/queries.kql, the workbook and
+ * `autoprotect report` use exactly this line.
+ */
+export const COLLAPSE_RESENT_ROWS =
+  "| summarize arg_max(TimeGenerated, *) by OutcomeId, RunId, ResourceId, Check";
+
 export type LogAnalyticsType = "string" | "datetime" | "real" | "long" | "int" | "boolean" | "dynamic";
 
 /** Column for column the outcome record, with the Log Analytics type of each (infra declares the same). */

@@ -78,9 +78,13 @@ export function createFileStateStore(dir: string, options: FileStateStoreOptions
             JSON.stringify({ token, pid: process.pid, at: new Date().toISOString() }),
             "utf8",
           );
-        } finally {
-          await handle.close();
+        } catch (error) {
+          // A full disk: no empty lock left behind to block every writer until it goes stale.
+          await handle.close().catch(() => undefined);
+          await unlink(lockPath).catch(() => undefined);
+          throw error;
         }
+        await handle.close();
         return token;
       } catch (error) {
         if (!isErrno(error, "EEXIST")) throw error;

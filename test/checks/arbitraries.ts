@@ -2,7 +2,9 @@ import fc from "fast-check";
 import { CLUSTER_CHECKS, resolveSensorWorkspaceId, type ClusterCheckInput } from "../../src/checks/index.js";
 import type { ClusterSnapshot, WorkspaceSnapshot } from "../../src/model/cluster.js";
 import { CHECK_IDS } from "../../src/model/checks.js";
+import { DEFAULT_MIN_AUTHORIZED_PREFIX } from "../../src/model/ip-range.js";
 import type { PricingSnapshot } from "../../src/model/pricing.js";
+import { parseWorkspaceId, ResourceIdError } from "../../src/model/resource-id.js";
 import { CLUSTER_WORKSPACE, CONFIG_WORKSPACE, INSIGHTS_WORKSPACE, PRIVATE_LINK_SCOPE } from "./builders.js";
 
 type Json = Record<string, unknown>;
@@ -29,14 +31,47 @@ function withUnknown(arb: fc.Arbitrary<Json>): fc.Arbitrary<Json> {
   return fc.tuple(arb, unknownProperties).map(([known, extra]) => ({ ...extra, ...known }));
 }
 
+/** Workspace ids ARM would refuse, as clusters and API examples carry them. */
+export const INVALID_WORKSPACE_IDS = [
+  // azure-rest-api-specs' ManagedClustersCreate_SecurityProfile example.
+  "/subscriptions/SUB_ID/resourcegroups/RG_NAME/providers/microsoft.operationalinsights/workspaces/WORKSPACE_NAME",
+  `${CLUSTER_WORKSPACE}/..`,
+  "not-a-resource-id",
+];
+
 const workspaceId = fc.oneof(
   fc.constantFrom(CLUSTER_WORKSPACE, CONFIG_WORKSPACE, INSIGHTS_WORKSPACE, ""),
   fc.constant(INSIGHTS_WORKSPACE.slice(1)),
+  fc.constantFrom(...INVALID_WORKSPACE_IDS),
 );
 
+/** Ranges that restrict the API server, including AKS's 0.0.0.0/32 (the load balancer's outbound IP only). */
 const cidr = fc.oneof(
-  fc.constantFrom("203.0.113.0/24", "198.51.100.7/32", "10.0.0.0/8", "192.0.2.1"),
+  fc.constantFrom(
+    "203.0.113.0/24",
+    "198.51.100.7/32",
+    "10.0.0.0/8",
+    "192.0.2.1",
+    "0.0.0.0/32",
+    "2001:db8::/48",
+  ),
   fc.tuple(fc.ipV4(), fc.integer({ min: 8, max: 32 })).map(([ip, prefix]) => `${ip}/${prefix}`),
+);
+
+/** Ranges that let in (nearly) the whole internet, whatever minimum prefix is configured from 8 up. */
+export const internetWideRange = fc.oneof(
+  fc.constantFrom("0.0.0.0/0", "::/0", " 0.0.0.0/0", "::ffff:0:0/96", "0.0.0.0/1", "128.0.0.0/1"),
+  fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 7 })).map(([ip, prefix]) => `${ip}/${prefix}`),
+  fc.tuple(fc.ipV6(), fc.integer({ min: 0, max: 7 })).map(([ip, prefix]) => `${ip}/${prefix}`),
+);
+
+/** Entries no CIDR parser reads: a service tag, a typo, a prefix too long. */
+const unreadableRange = fc.constantFrom("AzureCloud", "10.0.0.0/33", "203.0.113.0/24/8", "localhost");
+
+const listedRange = fc.oneof(
+  { weight: 6, arbitrary: cidr },
+  { weight: 2, arbitrary: internetWideRange },
+  { weight: 1, arbitrary: unreadableRange },
 );
 
 const addonConfig = fc.dictionary(
@@ -86,7 +121,7 @@ const securityProfile = withUnknown(
 const apiServerAccessProfile = withUnknown(
   fc.record(
     {
-      authorizedIPRanges: fc.oneof(fc.constant(null), fc.array(cidr, { maxLength: 3 })),
+      authorizedIPRanges: fc.oneof(fc.constant(null), fc.array(listedRange, { maxLength: 3 })),
       enablePrivateCluster: fc.boolean(),
       disableRunCommand: fc.boolean(),
     },
@@ -154,10 +189,16 @@ export const clusterConfig: fc.Arbitrary<ClusterCheckInput["config"]> = fc.recor
   workspaceId: fc.option(fc.constantFrom(CONFIG_WORKSPACE, CLUSTER_WORKSPACE), { nil: undefined }),
   authorizedIpRanges: fc.array(
     fc.oneof(
-      cidr,
-      cidr.map((c) => ` ${c}`),
+      { weight: 4, arbitrary: cidr },
+      { weight: 2, arbitrary: cidr.map((c) => ` ${c}`) },
+      // Configuration refuses these; the planner must not count on it.
+      { weight: 1, arbitrary: internetWideRange },
     ),
     { maxLength: 3 },
+  ),
+  minAuthorizedPrefix: fc.oneof(
+    { weight: 3, arbitrary: fc.constant(DEFAULT_MIN_AUTHORIZED_PREFIX) },
+    { weight: 1, arbitrary: fc.integer({ min: 8, max: 16 }) },
   ),
   excludeTag: fc.constantFrom("autoprotect-exclude", "AutoProtect-Exclude"),
   checks: fc.oneof(
@@ -175,6 +216,17 @@ const workspaceShape = fc.oneof(
   }),
 );
 
+/** What the Log Analytics adapter says of an id it will not send to ARM. */
+function workspaceIdProblem(id: string): string | undefined {
+  try {
+    parseWorkspaceId(id);
+    return undefined;
+  } catch (error) {
+    if (error instanceof ResourceIdError) return error.reason;
+    throw error;
+  }
+}
+
 /** The engine reads the workspace the cluster resolves to; this mirrors that so snapshots stay consistent. */
 export function clusterInput(clusters: fc.Arbitrary<ClusterSnapshot>): fc.Arbitrary<ClusterCheckInput> {
   return fc
@@ -186,19 +238,22 @@ export function clusterInput(clusters: fc.Arbitrary<ClusterSnapshot>): fc.Arbitr
     })
     .map(({ cluster, config, shape, resourceGroupTags }) => {
       const resourceId = resolveSensorWorkspaceId(cluster, config.workspaceId);
+      const problem = resourceId === undefined ? undefined : workspaceIdProblem(resourceId);
       const workspace: WorkspaceSnapshot =
         resourceId === undefined
           ? { state: "none" }
-          : shape.kind === "missing"
-            ? { state: "missing", resourceId }
-            : {
-                state: "found",
-                resourceId,
-                privateLinkScopeIds: shape.scopes,
-                ...(shape.ingestion === undefined
-                  ? {}
-                  : { publicNetworkAccessForIngestion: shape.ingestion }),
-              };
+          : problem !== undefined
+            ? { state: "invalid", resourceId, problem }
+            : shape.kind === "missing"
+              ? { state: "missing", resourceId }
+              : {
+                  state: "found",
+                  resourceId,
+                  privateLinkScopeIds: shape.scopes,
+                  ...(shape.ingestion === undefined
+                    ? {}
+                    : { publicNetworkAccessForIngestion: shape.ingestion }),
+                };
       return {
         cluster,
         config,

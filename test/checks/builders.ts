@@ -1,6 +1,8 @@
 import type { ClusterSnapshot, WorkspaceSnapshot } from "../../src/model/cluster.js";
 import { CHECK_IDS } from "../../src/model/checks.js";
 import type { ClusterCheckInput } from "../../src/checks/index.js";
+import { DEFAULT_MIN_AUTHORIZED_PREFIX } from "../../src/model/ip-range.js";
+import { parseWorkspaceId, ResourceIdError } from "../../src/model/resource-id.js";
 
 export const SUBSCRIPTION = "0b1f6471-1bf0-4dda-aec3-cb9272f09590";
 const monitoring = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-monitoring/providers/Microsoft.OperationalInsights/workspaces`;
@@ -24,6 +26,21 @@ export function found(
 
 export const NO_WORKSPACE: WorkspaceSnapshot = { state: "none" };
 
+/** azure-rest-api-specs' ManagedClustersCreate_SecurityProfile example's workspace id: placeholders, not a valid id. */
+export const SPEC_EXAMPLE_WORKSPACE =
+  "/subscriptions/SUB_ID/resourcegroups/RG_NAME/providers/microsoft.operationalinsights/workspaces/WORKSPACE_NAME";
+
+/** What the Log Analytics adapter reports for an id it will not send to ARM. */
+export function invalid(resourceId: string): WorkspaceSnapshot {
+  try {
+    parseWorkspaceId(resourceId);
+  } catch (error) {
+    if (error instanceof ResourceIdError) return { state: "invalid", resourceId, problem: error.reason };
+    throw error;
+  }
+  throw new Error(`${resourceId} is a valid workspace id`);
+}
+
 export function input(
   clusterFields: Record<string, unknown>,
   options: {
@@ -38,6 +55,7 @@ export function input(
     config: {
       workspaceId: CONFIG_WORKSPACE,
       authorizedIpRanges: ["203.0.113.0/24"],
+      minAuthorizedPrefix: DEFAULT_MIN_AUTHORIZED_PREFIX,
       excludeTag: "autoprotect-exclude",
       checks: [...CHECK_IDS],
       ...options.config,

@@ -17,8 +17,10 @@ import {
   found,
   INSIGHTS_WORKSPACE,
   input,
+  invalid,
   NO_WORKSPACE,
   PRIVATE_LINK_SCOPE,
+  SPEC_EXAMPLE_WORKSPACE,
 } from "./builders.js";
 
 const insights = (
@@ -225,6 +227,35 @@ describe("planDefenderSensor", () => {
       CONFIG_WORKSPACE,
       { verdict: "manual", reasonHas: [CLUSTER_WORKSPACE, "not found", "Defender profile"] },
     ],
+    [
+      "off with a workspace id ARM would refuse: never replaced, so a person fixes it",
+      defender(SPEC_EXAMPLE_WORKSPACE, false),
+      invalid(SPEC_EXAMPLE_WORKSPACE),
+      CONFIG_WORKSPACE,
+      {
+        verdict: "manual",
+        reasonHas: [
+          SPEC_EXAMPLE_WORKSPACE,
+          "not a valid workspace id",
+          "'SUB_ID' is not a GUID",
+          "Defender profile",
+        ],
+      },
+    ],
+    [
+      "on with a workspace id ARM would refuse is compliant here (aks.sensor-workspace reports it)",
+      defender(SPEC_EXAMPLE_WORKSPACE, true),
+      invalid(SPEC_EXAMPLE_WORKSPACE),
+      CONFIG_WORKSPACE,
+      { verdict: "compliant" },
+    ],
+    [
+      "Container insights names something that is not a workspace",
+      { addonProfiles: insights(true, { logAnalyticsWorkspaceResourceID: "law-main" }) },
+      invalid("/law-main"),
+      undefined,
+      { verdict: "manual", reasonHas: ["/law-main", "not a valid workspace id", "Container insights"] },
+    ],
   ];
   it.each(cases)("%s", (_name, fields, workspace, workspaceId, expected) => {
     check(planDefenderSensor(deepFreeze(input(fields, { workspace, config: { workspaceId } }))), expected);
@@ -306,6 +337,77 @@ describe("planAuthorizedIps", () => {
       { apiServerAccessProfile: { authorizedIPRanges: ["198.51.100.7/32"] } },
       ranges,
       { verdict: "compliant" },
+    ],
+    [
+      "0.0.0.0/32: AKS's 'only the load balancer's outbound IP', a restriction",
+      { apiServerAccessProfile: { authorizedIPRanges: ["0.0.0.0/32"] } },
+      ranges,
+      { verdict: "compliant" },
+    ],
+    [
+      "an IPv6 range of a documentation prefix",
+      { apiServerAccessProfile: { authorizedIPRanges: ["2001:db8::/48"] } },
+      ranges,
+      { verdict: "compliant" },
+    ],
+    [
+      "0.0.0.0/0 beside a real range: never compliant, never removed",
+      { apiServerAccessProfile: { authorizedIPRanges: ["198.51.100.7/32", "0.0.0.0/0"] } },
+      ranges,
+      { verdict: "manual", reasonHas: ["the API server accepts any address through 0.0.0.0/0: remove it"] },
+    ],
+    [
+      "::/0",
+      { apiServerAccessProfile: { authorizedIPRanges: ["::/0"] } },
+      ranges,
+      { verdict: "manual", reasonHas: ["accepts any address through ::/0: remove it"] },
+    ],
+    [
+      "all of IPv4 through IPv4-mapped IPv6",
+      { apiServerAccessProfile: { authorizedIPRanges: ["::ffff:0.0.0.0/96"] } },
+      ranges,
+      { verdict: "manual", reasonHas: ["accepts any address through ::ffff:0.0.0.0/96"] },
+    ],
+    [
+      "shorter than /8, with its neighbour /0",
+      { apiServerAccessProfile: { authorizedIPRanges: ["64.0.0.0/2", "0.0.0.0/0"] } },
+      ranges,
+      { verdict: "manual", reasonHas: ["through 64.0.0.0/2 and 0.0.0.0/0: remove them"] },
+    ],
+    [
+      "shorter than /8 alone",
+      { apiServerAccessProfile: { authorizedIPRanges: ["10.0.0.0/7"] } },
+      ranges,
+      { verdict: "manual", reasonHas: ["accepts most of the internet through 10.0.0.0/7: remove it"] },
+    ],
+    [
+      "/8 is the shortest that restricts by default",
+      { apiServerAccessProfile: { authorizedIPRanges: ["10.0.0.0/8"] } },
+      ranges,
+      { verdict: "compliant" },
+    ],
+    [
+      "a private cluster listing 0.0.0.0/0: its API server has no public endpoint for the range to open",
+      { apiServerAccessProfile: { enablePrivateCluster: true, authorizedIPRanges: ["0.0.0.0/0"] } },
+      ranges,
+      { verdict: "compliant", reasonHas: ["private"] },
+    ],
+    [
+      "a service tag (preview), read as unknown",
+      { apiServerAccessProfile: { authorizedIPRanges: ["AzureCloud"] } },
+      ranges,
+      { verdict: "manual", reasonHas: ["'AzureCloud'", "not an IP address or CIDR", "check it"] },
+    ],
+    [
+      "an internet-wide configured range is never added",
+      { networkProfile: { loadBalancerSku: "standard" } },
+      ["203.0.113.0/24", "0.0.0.0/0"],
+      {
+        verdict: "manual",
+        reasonHas: [
+          "AUTOPROTECT_AUTHORIZED_IP_RANGES lists 0.0.0.0/0, which would not restrict the API server",
+        ],
+      },
     ],
     [
       "open, standard load balancer",
@@ -399,6 +501,21 @@ describe("planAuthorizedIps", () => {
     );
   });
 
+  it("takes the minimum prefix from configuration", () => {
+    const listing = (range: string, minAuthorizedPrefix: number) =>
+      planAuthorizedIps(
+        input(
+          { apiServerAccessProfile: { authorizedIPRanges: [range] } },
+          { config: { minAuthorizedPrefix } },
+        ),
+      ).verdict;
+    expect(listing("10.0.0.0/8", 8)).toBe("compliant");
+    expect(listing("10.0.0.0/8", 16)).toBe("manual");
+    expect(listing("10.1.0.0/16", 16)).toBe("compliant");
+    expect(listing("0.0.0.0/1", 1)).toBe("compliant");
+    expect(listing("0.0.0.0/0", 1)).toBe("manual");
+  });
+
   it("does not name pools without node public IPs", () => {
     const finding = planAuthorizedIps(
       input({ agentPoolProfiles: [{ name: "system" }, { name: "np1", enableNodePublicIP: true }] }),
@@ -463,6 +580,26 @@ describe("planSensorWorkspace", () => {
       { ...COMPLIANT, ...defender(CLUSTER_WORKSPACE, true) },
       { state: "missing", resourceId: CLUSTER_WORKSPACE },
       { verdict: "manual", reasonHas: [CLUSTER_WORKSPACE, "was not found", "create it", "Defender profile"] },
+    ],
+    [
+      "azure-rest-api-specs' ManagedClustersCreate_SecurityProfile workspace id",
+      defender(SPEC_EXAMPLE_WORKSPACE, true),
+      invalid(SPEC_EXAMPLE_WORKSPACE),
+      {
+        verdict: "manual",
+        reasonHas: [
+          SPEC_EXAMPLE_WORKSPACE,
+          "not a valid workspace id",
+          "'SUB_ID' is not a GUID",
+          "Defender profile",
+        ],
+      },
+    ],
+    [
+      "a cluster id where a workspace belongs",
+      defender(cluster().id, true),
+      invalid(cluster().id ?? ""),
+      { verdict: "manual", reasonHas: ["not a valid workspace id", "not a Log Analytics workspace"] },
     ],
   ];
   it.each(cases)("%s", (_name, fields, workspace, expected) => {

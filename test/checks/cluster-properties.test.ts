@@ -10,9 +10,9 @@ import {
   type ClusterCheckInput,
   type ClusterFinding,
 } from "../../src/checks/index.js";
-import type { ClusterChange, ClusterSnapshot } from "../../src/model/cluster.js";
-import { CONFIG_WORKSPACE } from "./builders.js";
-import { clusterInput, clusterSnapshot, writableCluster } from "./arbitraries.js";
+import type { ClusterChange, ClusterSnapshot, WorkspaceSnapshot } from "../../src/model/cluster.js";
+import { CLUSTER_WORKSPACE, CONFIG_WORKSPACE, SPEC_EXAMPLE_WORKSPACE, invalid } from "./builders.js";
+import { clusterInput, clusterSnapshot, internetWideRange, writableCluster } from "./arbitraries.js";
 
 const RUNS = { numRuns: 400 };
 
@@ -228,11 +228,123 @@ describe("planClusterProtection", () => {
         ["compliant", "change", "deferred", "skipped"].map((verdict) => `${check} ${verdict}`),
       ),
       "aks.defender-sensor manual",
+      // Held back: the cluster's running sensor names a workspace ARM refuses.
+      "aks.azure-policy manual",
       "aks.authorized-ips manual",
       "aks.sensor-workspace compliant",
       "aks.sensor-workspace manual",
       "aks.sensor-workspace skipped",
     ];
     expect([...seen].sort()).toEqual(expect.arrayContaining(expected.sort()));
+  });
+});
+
+describe("an internet-wide authorized range never counts as protection", () => {
+  const excluded = (input: ClusterCheckInput) =>
+    planClusterProtection(input).some(({ finding }) => finding.reason === "excluded by tag");
+  const authorizedIps = (input: ClusterCheckInput) =>
+    planClusterProtection(input).find(({ check }) => check === "aks.authorized-ips")?.finding;
+
+  it("a public cluster listing one is manual, never compliant, and nothing is written for it", () => {
+    fc.assert(
+      fc.property(clusterInput(clusterSnapshot), internetWideRange, fc.nat(3), (input, wide, at) => {
+        const access = obj(input.cluster.apiServerAccessProfile);
+        const ranges = [...list(access.authorizedIPRanges)];
+        ranges.splice(Math.min(at, ranges.length), 0, wide);
+        const cluster = {
+          ...input.cluster,
+          apiServerAccessProfile: { ...access, authorizedIPRanges: ranges },
+        } as ClusterSnapshot;
+        const withWide: ClusterCheckInput = {
+          ...input,
+          config: { ...input.config, checks: ["aks.authorized-ips" as const] },
+          cluster,
+        };
+        const finding = authorizedIps(withWide);
+        if (excluded(withWide)) return;
+        if (access.enablePrivateCluster === true) {
+          // A private API server has no public endpoint for the range to open.
+          expect(finding).toMatchObject({ verdict: "compliant", reason: "the API server is private" });
+          return;
+        }
+        expect(finding?.verdict).toBe("manual");
+        expect(finding?.reason).toContain(wide);
+        expect(finding?.reason).toMatch(/: remove (it|them)$/);
+      }),
+      RUNS,
+    );
+  });
+
+  it("a configured one is never added, so a cluster without ranges is never made to look protected", () => {
+    fc.assert(
+      fc.property(clusterInput(writableCluster), internetWideRange, (input, wide) => {
+        const config = { ...input.config, authorizedIpRanges: [...input.config.authorizedIpRanges, wide] };
+        const finding = authorizedIps({ ...input, config });
+        expect(finding?.verdict).not.toBe("change");
+        const changes = plannedChanges(planClusterProtection({ ...input, config }));
+        const before = list(obj(input.cluster.apiServerAccessProfile).authorizedIPRanges);
+        const after = list(
+          obj(applyClusterChanges(input.cluster, changes).apiServerAccessProfile).authorizedIPRanges,
+        );
+        expect(after.slice(before.length).map((r) => String(r).trim())).not.toContain(wide.trim());
+      }),
+      RUNS,
+    );
+  });
+
+  it("compliant means private, or every listed range at least as long as the minimum prefix", () => {
+    const prefixOf = (range: string) => {
+      const [address = "", prefix] = range.trim().split("/");
+      return prefix === undefined ? (address.includes(":") ? 128 : 32) : Number(prefix);
+    };
+    fc.assert(
+      fc.property(clusterInput(clusterSnapshot), (input) => {
+        const finding = authorizedIps(input);
+        if (finding?.verdict !== "compliant") return;
+        const access = obj(input.cluster.apiServerAccessProfile);
+        if (access.enablePrivateCluster === true) return;
+        const ranges = list(access.authorizedIPRanges).filter(
+          (r) => typeof r === "string" && r.trim() !== "",
+        );
+        expect(ranges.length).toBeGreaterThan(0);
+        for (const range of ranges as string[]) {
+          expect(prefixOf(range)).toBeGreaterThanOrEqual(input.config.minAuthorizedPrefix);
+          expect(range).not.toMatch(/^\s*::ffff:/i);
+        }
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe("checks fail alone", () => {
+  const workspaces: fc.Arbitrary<WorkspaceSnapshot> = fc.constantFrom(
+    { state: "none" },
+    invalid(SPEC_EXAMPLE_WORKSPACE),
+    { state: "missing", resourceId: CLUSTER_WORKSPACE },
+    { state: "found", resourceId: CONFIG_WORKSPACE, privateLinkScopeIds: [] },
+  );
+
+  it("what was read of the workspace changes no other check, except that ARM refusing the cluster's writes holds a change back", () => {
+    fc.assert(
+      fc.property(clusterInput(clusterSnapshot), workspaces, (input, workspace) => {
+        const first = planClusterProtection(input);
+        const second = planClusterProtection({ ...input, workspace });
+        for (const check of ["aks.azure-policy", "aks.authorized-ips"]) {
+          const a = first.find((e) => e.check === check)?.finding;
+          const b = second.find((e) => e.check === check)?.finding;
+          if (JSON.stringify(a) === JSON.stringify(b)) continue;
+          const [held, other] = a?.verdict === "manual" ? [a, b] : [b, a];
+          expect(held?.verdict).toBe("manual");
+          expect(held?.reason).toContain("ARM refuses every write of this cluster");
+          const otherAction =
+            other?.verdict === "change"
+              ? other.action
+              : (other?.details as { plannedAction?: string } | undefined)?.plannedAction;
+          expect(held?.details?.plannedAction).toBe(otherAction);
+        }
+      }),
+      RUNS,
+    );
   });
 });

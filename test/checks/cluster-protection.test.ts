@@ -7,7 +7,17 @@ import {
 } from "../../src/checks/index.js";
 import type { ClusterChange } from "../../src/model/cluster.js";
 import type { CheckId } from "../../src/model/checks.js";
-import { cluster, CLUSTER_WORKSPACE, COMPLIANT, CONFIG_WORKSPACE, deepFreeze, input } from "./builders.js";
+import {
+  cluster,
+  CLUSTER_WORKSPACE,
+  COMPLIANT,
+  CONFIG_WORKSPACE,
+  deepFreeze,
+  found,
+  input,
+  invalid,
+  SPEC_EXAMPLE_WORKSPACE,
+} from "./builders.js";
 
 /** Needs every cluster check to change something. */
 const OPEN: Record<string, unknown> = {
@@ -89,7 +99,6 @@ describe("planClusterProtection", () => {
 
   const gates: [string, Record<string, unknown>, number, string][] = [
     ["Updating", { provisioningState: "Updating" }, 300, "Updating"],
-    ["Failed", { provisioningState: "Failed" }, 300, "Failed"],
     [
       "Creating while stopped: the provisioning state comes first",
       { provisioningState: "Creating", powerState: { code: "Stopped" } },
@@ -124,6 +133,27 @@ describe("planClusterProtection", () => {
     },
   );
 
+  it("hands a Failed cluster to a person with the last operation's error, and never writes it", () => {
+    const failed = {
+      ...OPEN,
+      provisioningState: "Failed",
+      status: {
+        provisioningError: { code: "VMExtensionProvisioningError", message: "the node pool failed" },
+      },
+    };
+    const entries = planClusterProtection(input(failed, { config: { authorizedIpRanges: [] } }));
+    expect(summary(entries)).toEqual([
+      ["aks.defender-sensor", "manual"],
+      ["aks.azure-policy", "manual"],
+      ["aks.authorized-ips", "manual"],
+      ["aks.sensor-workspace", "compliant"],
+    ]);
+    const policy = entries[1]?.finding;
+    expect(policy?.reason).toContain("Failed: VMExtensionProvisioningError (the node pool failed)");
+    expect(policy?.reason).toContain("does not write a Failed cluster");
+    expect(policy?.details).toMatchObject({ plannedAction: "enable the Azure Policy add-on" });
+  });
+
   const writable: [string, Record<string, unknown>][] = [
     ["succeeded in lower case", { provisioningState: "succeeded" }],
     ["no provisioning state", { provisioningState: undefined }],
@@ -138,6 +168,139 @@ describe("planClusterProtection", () => {
   it("leaves a compliant cluster alone even when it is busy", () => {
     const entries = planClusterProtection(input({ ...COMPLIANT, provisioningState: "Updating" }));
     expect(entries.every(({ finding }) => finding.verdict === "compliant")).toBe(true);
+  });
+});
+
+/** azure-rest-api-specs' ManagedClustersCreate_SecurityProfile example, as the SDK flattens it. */
+const SPEC_SECURITY_PROFILE_EXAMPLE: Record<string, unknown> = {
+  agentPoolProfiles: [
+    {
+      count: 3,
+      enableNodePublicIP: true,
+      mode: "System",
+      name: "nodepool1",
+      osType: "Linux",
+      type: "VirtualMachineScaleSets",
+      vmSize: "Standard_DS2_v2",
+    },
+  ],
+  dnsPrefix: "dnsprefix1",
+  kubernetesVersion: "",
+  linuxProfile: { adminUsername: "azureuser", ssh: { publicKeys: [{ keyData: "keydata" }] } },
+  networkProfile: {
+    loadBalancerProfile: { managedOutboundIPs: { count: 2 } },
+    loadBalancerSku: "standard",
+    outboundType: "loadBalancer",
+  },
+  securityProfile: {
+    defender: {
+      logAnalyticsWorkspaceResourceId: SPEC_EXAMPLE_WORKSPACE,
+      securityMonitoring: { enabled: true },
+    },
+    workloadIdentity: { enabled: true },
+  },
+  sku: { name: "Basic", tier: "Free" },
+  tags: { archv2: "", tier: "production" },
+};
+
+describe("checks fail alone", () => {
+  it("a workspace id that is not a valid resource id: each check says what it means for it", () => {
+    const entries = planClusterProtection(
+      deepFreeze(input(SPEC_SECURITY_PROFILE_EXAMPLE, { workspace: invalid(SPEC_EXAMPLE_WORKSPACE) })),
+    );
+    expect(summary(entries)).toEqual([
+      ["aks.defender-sensor", "compliant"],
+      // With the sensor on, ARM refuses any PUT that restates this profile: a person fixes it first.
+      ["aks.azure-policy", "manual"],
+      // The example's node pool has public IPs, which authorized ranges do not support.
+      ["aks.authorized-ips", "manual"],
+      ["aks.sensor-workspace", "manual"],
+    ]);
+    expect(entries[1]?.finding.reason).toMatch(
+      /^the Azure Policy add-on is not installed; ARM refuses every write of this cluster while its Defender profile's workspace .*WORKSPACE_NAME is not a valid workspace id: point the cluster's Defender profile at an existing workspace$/,
+    );
+    expect(entries[1]?.finding.details).toMatchObject({ plannedAction: "enable the Azure Policy add-on" });
+    expect(entries[2]?.finding.reason).toContain("nodepool1 has node public IPs");
+    expect(entries[3]?.finding.reason).toContain("not a valid workspace id");
+    // The check that does not read the workspace has the same finding whatever was read of it.
+    const withWorkspace = planClusterProtection(
+      input(SPEC_SECURITY_PROFILE_EXAMPLE, { workspace: found(CONFIG_WORKSPACE) }),
+    );
+    expect(withWorkspace[2]).toEqual(entries[2]);
+  });
+
+  it("with the sensor off, the same id concerns only the sensor and its workspace", () => {
+    const off = {
+      ...SPEC_SECURITY_PROFILE_EXAMPLE,
+      securityProfile: {
+        defender: {
+          logAnalyticsWorkspaceResourceId: SPEC_EXAMPLE_WORKSPACE,
+          securityMonitoring: { enabled: false },
+        },
+      },
+    };
+    const entries = planClusterProtection(
+      deepFreeze(input(off, { workspace: invalid(SPEC_EXAMPLE_WORKSPACE) })),
+    );
+    expect(summary(entries)).toEqual([
+      ["aks.defender-sensor", "manual"],
+      ["aks.azure-policy", "change"],
+      ["aks.authorized-ips", "manual"],
+      ["aks.sensor-workspace", "manual"],
+    ]);
+    const withWorkspace = planClusterProtection(input(off, { workspace: found(CONFIG_WORKSPACE) }));
+    expect(withWorkspace.slice(1, 3)).toEqual(entries.slice(1, 3));
+  });
+
+  it("a missing workspace the sensor already sends to holds back the other changes the same way", () => {
+    const entries = planClusterProtection(
+      input(
+        { ...COMPLIANT, addonProfiles: {} },
+        { workspace: { state: "missing", resourceId: CONFIG_WORKSPACE } },
+      ),
+    );
+    expect(summary(entries)).toEqual([
+      ["aks.defender-sensor", "compliant"],
+      ["aks.azure-policy", "manual"],
+      ["aks.authorized-ips", "compliant"],
+      ["aks.sensor-workspace", "manual"],
+    ]);
+    expect(entries[1]?.finding.reason).toContain("names no existing workspace: create it or point");
+  });
+
+  it("a value no planner foresaw stops only the check that reads it", () => {
+    const odd = input({ ...COMPLIANT, addonProfiles: { azurepolicy: { enabled: false } } });
+    Object.defineProperty(odd.cluster, "apiServerAccessProfile", {
+      get() {
+        throw new TypeError("cannot read apiServerAccessProfile");
+      },
+    });
+    const entries = planClusterProtection(odd);
+    expect(summary(entries)).toEqual([
+      ["aks.defender-sensor", "compliant"],
+      ["aks.azure-policy", "change"],
+      ["aks.authorized-ips", "manual"],
+      ["aks.sensor-workspace", "compliant"],
+    ]);
+    expect(entries[2]?.finding.reason).toContain("cannot read apiServerAccessProfile");
+  });
+
+  it.each([
+    ["authorizedIPRanges that is not a list", { authorizedIPRanges: "203.0.113.0/24" }, "not a list"],
+    ["a range that is not a CIDR", { authorizedIPRanges: ["203.0.113.0/24", "AzureCloud"] }, "'AzureCloud'"],
+    ["a number among the ranges", { authorizedIPRanges: [42] }, "'42'"],
+  ])("%s makes aks.authorized-ips manual, and only it", (_name, access, named) => {
+    const entries = planClusterProtection(
+      deepFreeze(input({ ...COMPLIANT, apiServerAccessProfile: access })),
+    );
+    expect(summary(entries)).toEqual([
+      ["aks.defender-sensor", "compliant"],
+      ["aks.azure-policy", "compliant"],
+      ["aks.authorized-ips", "manual"],
+      ["aks.sensor-workspace", "compliant"],
+    ]);
+    expect(entries[2]?.finding.reason).toContain(named);
+    expect(entries[2]?.finding.reason).toContain("what the API server accepts is unknown");
   });
 });
 

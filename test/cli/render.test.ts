@@ -27,6 +27,7 @@ function outcome(
     CorrelationId: "c",
     DurationMs: 1,
     Details: {},
+    OutcomeId: `${resource} ${check}`,
   };
 }
 

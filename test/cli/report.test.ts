@@ -57,6 +57,7 @@ function outcome(
     CorrelationId: runId,
     DurationMs: 120 + hoursAgo,
     Details: status === "failed" ? { code: "OperationNotAllowed" } : {},
+    OutcomeId: `${runId}-${check}`,
   };
 }
 
@@ -445,11 +446,12 @@ describe("computeCoverage", () => {
     }
   });
 
-  it("asks Log Analytics for the newest row per id and check within the window", () => {
+  it("asks Log Analytics for the newest row per id and check within the window, resent rows collapsed first", () => {
     expect(reportQuery(30)).toBe(
       [
         "AutoprotectOutcomes_CL",
         "| where TimeGenerated > ago(30d)",
+        "| summarize arg_max(TimeGenerated, *) by OutcomeId, RunId, ResourceId, Check",
         "| summarize arg_max(TimeGenerated, Status, Reason, SubscriptionId, ResourceType) by ResourceId, Check",
       ].join("\n"),
     );

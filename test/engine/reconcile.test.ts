@@ -116,7 +116,7 @@ describe("engine against the simulator, with the real SDK clients", () => {
 
   it("keeps every other plan extension as it was when it turns the Containers plan on", async () => {
     world = await startWorld(
-      estate([], {
+      estate([cluster("aks-1", { properties: PROTECTED_PROPERTIES })], {
         pricingTier: "Standard",
         extensions: [
           { name: "ContainerRegistriesVulnerabilityAssessments", isEnabled: "False" },
@@ -177,7 +177,7 @@ describe("engine against the simulator, with the real SDK clients", () => {
       expect(statusOf(result.outcomes, name, "aks.azure-policy")).toBe("deferred");
     }
     expect(clusterPuts(world).filter((r) => r.path.includes("aks-updating"))).toEqual([]);
-    expect(result.requeueAfterSeconds).toBeGreaterThan(0);
+    expect(result.requeue[0]?.afterSeconds).toBeGreaterThan(0);
   });
 
   it("reports failed with ARM's error code when 500s outlast the SDK's retries", async () => {
@@ -284,13 +284,15 @@ describe("engine against the simulator, with the real SDK clients", () => {
     expect(clusterPuts(world)).toHaveLength(1);
   });
 
-  it("says quietly that a cluster deleted before we looked no longer exists", async () => {
+  it("says once, quietly, that a cluster it was asked about does not exist, and writes nothing for it", async () => {
     world = await startWorld(estate([]));
     const { outcomes } = await world
       .engine()
       .reconcile([{ kind: "resource", resourceId: clusterId("gone") }], runInfo());
-    const clusterOutcomes = outcomes.filter((o) => o.Check.startsWith("aks."));
-    expect(clusterOutcomes.map((o) => o.Status)).toEqual(["skipped", "skipped", "skipped", "skipped"]);
+    expect(outcomes.map((o) => [o.ResourceId, o.Status])).toEqual([[clusterId("gone"), "skipped"]]);
+    expect(outcomes[0]?.Reason).toMatch(/not found/);
+    // Not even the Containers plan: a mistyped id must not turn on a billable plan.
+    expect(writes(world.sim)).toEqual([]);
   });
 
   it("leaves the sensor's workspace alone and reports manual when it refuses public ingestion", async () => {

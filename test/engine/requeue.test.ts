@@ -22,6 +22,7 @@ function outcome(resourceId: string, status: OutcomeRecord["Status"], details: R
     CorrelationId: "c",
     DurationMs: 1,
     Details: details,
+    OutcomeId: `${resourceId} ${status}`,
   } satisfies OutcomeRecord;
 }
 

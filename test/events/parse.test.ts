@@ -246,6 +246,42 @@ describe("parseEvent", () => {
   });
 });
 
+describe("ids ARM would refuse never become a reconcile", () => {
+  const CLUSTERS = CLUSTER.replace(/\/aks-1$/, "");
+  const clusterWrite = "Microsoft.ContainerService/managedClusters/write";
+  it.each([
+    ["the cluster list as a cluster", `${CLUSTERS}/.`, clusterWrite, /has a '\.' segment/],
+    [
+      "a '..' climbing to another cluster",
+      `${CLUSTER}/agentPools/../../aks-2`,
+      "Microsoft.ContainerService/managedClusters/agentPools/write",
+      /has a '\.\.' segment/,
+    ],
+    [
+      "a cluster name ARM never accepts",
+      `${CLUSTERS}/aks%2F1`,
+      clusterWrite,
+      /cluster name 'aks%2F1' contains "%"/,
+    ],
+    [
+      "an API with '#'",
+      `${SERVICE}/apis/orders#1`,
+      "Microsoft.ApiManagement/service/apis/write",
+      /API name 'orders#1' contains "#"/,
+    ],
+  ])("%s: malformed, naming the id and the reason", async (_name, resourceUri, operation, problem) => {
+    const type = operation.replace(/\/write$/, "");
+    for (const event of [writeSuccess(resourceUri, operation), createdOrUpdated(resourceUri, type)]) {
+      const verdict = await parseEvent(event);
+      expect(verdict.kind).toBe("malformed");
+      if (verdict.kind === "malformed") {
+        expect(verdict.problem).toMatch(problem);
+        expect(verdict.problem).toContain(`resource id '${resourceUri}`);
+      }
+    }
+  });
+});
+
 describe("parseEvent fuzzing", () => {
   const valid = writeSuccess(CLUSTER, "Microsoft.ContainerService/managedClusters/write");
 

@@ -91,6 +91,24 @@ describe("POST /api/reconcile", () => {
       /resourceId: resource id 'aks-1' must start with '\/subscriptions\/'/,
     ],
     [
+      "the cluster list named as a cluster ('.')",
+      post(JSON.stringify({ resourceId: clusterA.replace(/aks-http$/, ".") })),
+      400,
+      /resourceId: resource id '.*\/managedClusters\/\.' has a '\.' segment/,
+    ],
+    [
+      "a '..' segment",
+      post(JSON.stringify({ resourceId: `${clusterA}/../aks-other` })),
+      400,
+      /has a '\.\.' segment/,
+    ],
+    [
+      "a name ARM never accepts (a line break, kept out of the one-line answer)",
+      post(JSON.stringify({ resourceId: `${clusterA}\nX-Injected: yes` })),
+      400,
+      /^resourceId: resource id '[^\n]*aks-http\\nX-Injected: yes': cluster name 'aks-http\\nX-Injected: yes' contains "\\n"/,
+    ],
+    [
       "a resource type it does not reconcile",
       post(
         JSON.stringify({

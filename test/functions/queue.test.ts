@@ -7,11 +7,7 @@ import {
   parseReconcileMessage,
   type ReconcileMessage,
 } from "../../src/engine/scheduler.js";
-import {
-  createPoisonHandler,
-  createReconcileQueueHandler,
-  ReconcileRetryError,
-} from "../../src/functions/queue.js";
+import { createPoisonHandler, createReconcileQueueHandler } from "../../src/functions/queue.js";
 import { useAzurite } from "../support/azurite.js";
 import { cluster, clusterId, estate } from "../support/estate.js";
 import { startFunctionsWorld, type FunctionsWorld } from "../support/functions.js";
@@ -29,15 +25,16 @@ function isolatedScheduler(now?: () => Date) {
   queues += 1;
   const queueName = `reconcile-test-${String(queues)}`;
   const queue = new QueueClient(azurite().connectionString, queueName);
+  const ledger = createTableScheduleLedger({
+    connectionString: azurite().connectionString,
+    tableName: `Schedule${String(queues)}`,
+  });
   const scheduler = createQueueScheduler({
-    ledger: createTableScheduleLedger({
-      connectionString: azurite().connectionString,
-      tableName: `Schedule${String(queues)}`,
-    }),
+    ledger,
     queue: createReconcileQueue({ connectionString: azurite().connectionString, queueName }),
     ...(now === undefined ? {} : { now }),
   });
-  return { scheduler, queue };
+  return { scheduler, queue, ledger };
 }
 
 /** What the Functions host would hand the trigger: the decoded message body. */
@@ -97,9 +94,9 @@ describe("delayed reconcile work on an Azure Storage queue (Azurite)", () => {
     expect(result?.outcomes.every((o) => o.Trigger === "queue" && o.CorrelationId === "corr-q")).toBe(true);
   });
 
-  it("throws a failing run back to the host for its retries; the poison queue turns it into failed outcomes", async () => {
+  it("schedules a failing run's retry itself, later each time; the poison queue turns given-up work into failed outcomes", async () => {
     world = await startFunctionsWorld(estate([cluster("aks-broken")]), azurite());
-    const { scheduler, queue } = isolatedScheduler();
+    const { scheduler, queue, ledger } = isolatedScheduler();
     const runtime = { ...world.runtime, scheduler };
     world.sim.injectFault({
       kind: "status",
@@ -114,9 +111,17 @@ describe("delayed reconcile work on an Azure Storage queue (Azurite)", () => {
       "corr-p",
     );
     const [message] = await receiveAll(queue);
-    await expect(createReconcileQueueHandler(() => runtime)(message, world.context())).rejects.toThrow(
-      ReconcileRetryError,
-    );
+    const started = Date.now();
+    const result = await createReconcileQueueHandler(() => runtime)(message, world.context());
+    const failed = result?.outcomes.filter((o) => o.Status === "failed") ?? [];
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed.every((o) => o.Details.code === "InternalServerError")).toBe(true);
+    // Not thrown back to the host (whose retries come at once): the run queued its own retry, a minute on.
+    const pending = await ledger.get(clusterId("aks-broken"));
+    const dueIn = Date.parse(pending?.entry.dueAt ?? "") - started;
+    expect(dueIn).toBeGreaterThanOrEqual(55_000);
+    expect(dueIn).toBeLessThanOrEqual(70_000);
+    expect(await scheduler.isCurrent(message as ReconcileMessage)).toBe(false);
 
     const logsBefore = world.logs.length;
     const context = world.context("reconcilePoison");

@@ -5,7 +5,10 @@ import { simulatorCredential } from "../../src/cli/simulate.js";
 import { createSweepHandler } from "../../src/functions/sweep.js";
 import { createRuntime } from "../../src/functions/runtime.js";
 import { BASE_ENV } from "../support/azure.js";
+import { useAzurite } from "../support/azurite.js";
 import { SUB_A, SUB_B, cluster, estate } from "../support/estate.js";
+
+const azurite = useAzurite();
 
 const timer: Timer = {
   isPastDue: false,
@@ -29,9 +32,9 @@ async function sweepWith(env: Record<string, string>) {
     tlsCa: sim.ca,
     pollIntervalMs: 5,
   };
-  // Azurite's well-known development account; these estates have no APIM, so it is never called.
+  // Storage holds the waits and the follow-up looks (the clusters' updates are confirmed later).
   const runtime = createRuntime(
-    { ...BASE_ENV, AzureWebJobsStorage: "UseDevelopmentStorage=true", ...env },
+    { ...BASE_ENV, AzureWebJobsStorage: azurite().connectionString, ...env },
     connection,
   );
   const logs: string[] = [];

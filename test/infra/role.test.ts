@@ -25,9 +25,17 @@ const sample = parseEstate(
 
 /**
  * Granted but never requested, on purpose: ARM's linked-access check on a cluster PUT that names a
- * Log Analytics workspace asks for the workspace's shared keys on the caller's behalf.
+ * Log Analytics workspace (the Defender profile, Container insights) checks that the caller may read
+ * the workspace's shared keys, and refuses the write otherwise: `LinkedAuthorizationFailed` "... does
+ * not have permission to perform action 'Microsoft.OperationalInsights/workspaces/sharedkeys/read' on
+ * the linked scope(s)" (Azure/AKS#499, Azure/AKS#4014, Azure/azure-cli#22232). `sharedKeys/read` is
+ * the resource provider's named operation for that ("Retrieves the shared keys for the workspace");
+ * `sharedKeys/action` (listing the keys) is not what the check asks for.
  */
-const GRANTED_FOR_LINKED_ACCESS = ["Microsoft.OperationalInsights/workspaces/sharedKeys/*"];
+const GRANTED_FOR_LINKED_ACCESS = ["Microsoft.OperationalInsights/workspaces/sharedKeys/read"];
+
+/** Wildcards granted on purpose, each with the reason; none today: every action is named. */
+const WILDCARDS_WITH_REASON: Record<string, string> = {};
 
 /** Runs the engine the ways production does, over estates that exercise every kind of request. */
 async function everyRequest(): Promise<RecordedRequest[]> {
@@ -101,6 +109,14 @@ describe("the custom role", () => {
     );
     expect(unused, "granted but never requested").toEqual([]);
     expect(role.DataActions).toEqual([]);
+    // Exactly the actions the engine performs plus the named linked-access one, each spelt out.
+    expect(
+      role.Actions.filter((a) => a.includes("*") && !(a in WILDCARDS_WITH_REASON)),
+      "wildcards",
+    ).toEqual([]);
+    const lower = (actions: Iterable<string>) =>
+      [...new Set([...actions].map((a) => a.toLowerCase()))].sort();
+    expect(lower(role.Actions)).toEqual(lower([...used.keys(), ...GRANTED_FOR_LINKED_ACCESS]));
     // The scenarios really did exercise writes of every kind.
     expect([...used.keys()]).toEqual(
       expect.arrayContaining([

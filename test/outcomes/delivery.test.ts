@@ -2,11 +2,12 @@ import { readFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { TableClient } from "@azure/data-tables";
 import type { Timer } from "@azure/functions";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../sim/index.js";
 import { createOutcomeUploader } from "../../src/azure/ingestion.js";
-import { createTableSpool } from "../../src/azure/outcome-spool.js";
+import { createTableSpool, DEFAULT_SPOOL_TABLE } from "../../src/azure/outcome-spool.js";
 import { simulatorCredential } from "../../src/cli/simulate.js";
 import { createSweepHandler } from "../../src/functions/sweep.js";
 import type { OutcomeRecord } from "../../src/model/outcome.js";
@@ -73,6 +74,7 @@ function outcome(n: number, details: Record<string, unknown> = {}): OutcomeRecor
     CorrelationId: "corr",
     DurationMs: 12.5,
     Details: details,
+    OutcomeId: `outcome-${String(n)}`,
   };
 }
 
@@ -164,6 +166,46 @@ describe("delivering outcomes to Log Analytics", () => {
   });
 });
 
+describe("a damaged entry in the Table Storage spool", () => {
+  it("is moved to the corrupt partition (kept whole, reported) and the rows around it are sent", async () => {
+    const s = await sim();
+    spools += 1;
+    const options = { connectionString: azurite().connectionString, tableName: `Spool${String(spools)}` };
+    const spool = createTableSpool(options);
+    const deps = { uploader: uploaderFor(s), spool };
+    s.setIngestionDown(true, { retryAfterSeconds: 0 });
+    await deliverOutcomes([outcome(1)], deps);
+    // Damaged by hand (or by a writer that stopped half-way), between two good rows.
+    const table = TableClient.fromConnectionString(options.connectionString, options.tableName, {
+      allowInsecureConnection: true,
+    });
+    const damagedKey = `${String(Date.now()).padStart(15, "0")}-999999-damaged`;
+    await table.createEntity({ partitionKey: "spool", rowKey: damagedKey, Row: '{"TimeGenerated":' });
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    // Moved aside by the next delivery that reads the spool, though Log Analytics is still down.
+    const report = await deliverOutcomes([outcome(2)], deps);
+    expect(report).toMatchObject({ sent: 0, spooled: 2 });
+    expect(report.corrupt).toEqual([
+      {
+        problem: expect.stringMatching(new RegExp(`^entry ${damagedKey}: not JSON`)) as unknown,
+        keptIn: `table ${options.tableName}, PartitionKey "corrupt"`,
+      },
+    ]);
+
+    s.setIngestionDown(false);
+    expect(await deliverOutcomes([outcome(3)], deps)).toEqual({
+      sent: 3,
+      spooled: 0,
+      rejected: [],
+      corrupt: [],
+    });
+    expect(reasons(s)).toEqual(["outcome 1", "outcome 2", "outcome 3"]);
+    const kept = await table.getEntity<{ Row: string; Problem: string }>("corrupt", damagedKey);
+    expect(kept.Row).toBe('{"TimeGenerated":');
+    expect(await deliverOutcomes([], deps)).toEqual({ sent: 0, spooled: 0, rejected: [], corrupt: [] });
+  });
+});
+
 describe("a simulated sweep through the Functions runtime", () => {
   const timer: Timer = {
     isPastDue: false,
@@ -196,8 +238,16 @@ describe("a simulated sweep through the Functions runtime", () => {
         /Log Analytics is not taking them .*kept to send later/,
       );
 
+      // A damaged entry among the spooled rows: logged as an error, moved aside, the rest still sent.
+      const spoolTable = TableClient.fromConnectionString(azurite().connectionString, DEFAULT_SPOOL_TABLE, {
+        allowInsecureConnection: true,
+      });
+      await spoolTable.createEntity({ partitionKey: "spool", rowKey: "000000000000001-damaged", Row: "[1]" });
       w.sim.setIngestionDown(false);
       const second = await sweep();
+      expect(w.logs.filter((l) => l.level === "error").map((l) => l.text)).toEqual([
+        `outcomes: a damaged entry of the spool was moved to table ${DEFAULT_SPOOL_TABLE}, PartitionKey "corrupt": entry 000000000000001-damaged: not a JSON object`,
+      ]);
       const all = [...first.outcomes, ...second.outcomes];
       const landed = w.sim.ingested(OUTCOME_STREAM).map((r) => JSON.stringify(r.row));
       expect(landed).toEqual(all.map((o) => JSON.stringify(o)));

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { describeError } from "../../src/engine/errors.js";
 import { CHECK_IDS, STATUSES } from "../../src/model/checks.js";
 import { OUTCOME_FIELDS, type Mode, type Trigger } from "../../src/model/outcome.js";
-import { OUTCOME_TABLE } from "../../src/outcomes/schema.js";
+import { COLLAPSE_RESENT_ROWS, OUTCOME_TABLE } from "../../src/outcomes/schema.js";
 import { decideRolloutStep } from "../../src/rollout/controller.js";
 import { rolloutSettings } from "../../src/rollout/settings.js";
 import type { RolloutInput, RolloutState } from "../../src/rollout/types.js";
@@ -247,7 +247,7 @@ const DECISIONS = new Set(STEP_DETAILS.map((d) => String(d.decision)));
 const DETAILS_WRITERS: Record<string, { file: string; text: string }> = {
   step: { file: "src/checks/api-onboarding.ts", text: "details: { step" },
   retryAfterSeconds: { file: "src/engine/engine.ts", text: "retryAfterSeconds: finding.retryAfterSeconds" },
-  error: { file: "src/engine/engine.ts", text: "error: describeError(error)" },
+  error: { file: "src/engine/cluster.ts", text: "error: describeError(error)" },
   code: { file: "src/engine/errors.ts", text: "return { code:" },
 };
 
@@ -267,9 +267,33 @@ function unknownDetails(lexed: Lexed): string[] {
   return problems;
 }
 
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Reads of the table that do not collapse resent rows (on OutcomeId) right after their time window. */
+function uncollapsedReads(lexed: Lexed): string[] {
+  const reads = lexed.code.split(OUTCOME_TABLE).length - 1;
+  const collapsed = new RegExp(
+    `${OUTCOME_TABLE}\\s*\\|\\s*where TimeGenerated > ago\\(\\d+[dh]\\)\\s*${escapeRegExp(COLLAPSE_RESENT_ROWS)}\\s`,
+    "g",
+  );
+  const ok = (lexed.code.match(collapsed) ?? []).length;
+  return ok === reads
+    ? []
+    : [
+        `${String(reads - ok)} of ${String(reads)} reads of ${OUTCOME_TABLE} do not collapse resent rows right after the time window`,
+      ];
+}
+
 function analyse(query: string): string[] {
   const lexed = lex(query);
-  const problems = [...unknownNames(lexed), ...unknownLiterals(lexed, DECISIONS), ...unknownDetails(lexed)];
+  const problems = [
+    ...unknownNames(lexed),
+    ...unknownLiterals(lexed, DECISIONS),
+    ...unknownDetails(lexed),
+    ...uncollapsedReads(lexed),
+  ];
   if (!lexed.code.includes(OUTCOME_TABLE)) problems.push(`does not query ${OUTCOME_TABLE}`);
   if (/\|\s*render\b/.test(lexed.code)) problems.push("renders: charts belong to the workbook");
   if (!/TimeGenerated > ago\(/.test(lexed.code))
@@ -402,6 +426,15 @@ describe(QUERIES_FILE, () => {
         `does not query ${OUTCOME_TABLE}`,
       );
     });
+    it("a read that counts resent rows twice", () => {
+      expect(base).toContain(COLLAPSE_RESENT_ROWS);
+      expect(analyse(base.replace(`${COLLAPSE_RESENT_ROWS}\n`, ""))).toEqual([
+        `1 of 1 reads of ${OUTCOME_TABLE} do not collapse resent rows right after the time window`,
+      ]);
+      expect(analyse(base.replace("by OutcomeId, ", "by "))).toEqual([
+        `1 of 1 reads of ${OUTCOME_TABLE} do not collapse resent rows right after the time window`,
+      ]);
+    });
   });
 });
 
@@ -474,11 +507,14 @@ describe(WORKBOOK_FILE, () => {
       expect(documented, title).toBeDefined();
       expect(workbookForm(query), title).toBe(docsForm(documented?.query ?? ""));
       expect(query, title).toContain(OUTCOME_TABLE);
-      // Each read of the table is narrowed by both parameters, in that order.
       const tableReads = query.split(OUTCOME_TABLE).length - 1;
+      // Each read of the table is narrowed by both parameters, in that order, then collapses resent rows.
       const filtered =
         query.match(
-          /\| where TimeGenerated \{TimeRange\}\n\s*\| where '\*' in \(\{Subscription\}\) or SubscriptionId in \(\{Subscription\}\)\n/g,
+          new RegExp(
+            `\\| where TimeGenerated \\{TimeRange\\}\\n\\s*\\| where '\\*' in \\(\\{Subscription\\}\\) or SubscriptionId in \\(\\{Subscription\\}\\)\\n\\s*${escapeRegExp(COLLAPSE_RESENT_ROWS)}\\n`,
+            "g",
+          ),
         ) ?? [];
       expect(filtered.length, title).toBe(tableReads);
     }

@@ -346,3 +346,84 @@ describe("managed clusters through the real ContainerServiceClient", () => {
     }
   });
 });
+
+describe("what ARM returns and keeps", () => {
+  it("loads clusters with null tags and null property members, serves them as stored, and exports them unchanged", async () => {
+    const nulls = {
+      ...cluster("aks-nulls", {
+        securityProfile: null,
+        addonProfiles: null,
+        apiServerAccessProfile: null,
+        networkProfile: { networkPlugin: "azure", loadBalancerSku: "standard", podCidr: null },
+      }),
+      tags: null,
+      sku: null,
+      identity: null,
+    };
+    const bare = { ...cluster("aks-bare"), properties: null };
+    const estate = { ...baseEstate(), resources: [...baseEstate().resources, nulls, bare] };
+    const { sim: s, aks } = await start({ estate, lroPolls: 0 });
+
+    const got = await call(s, "GET", rest(clusterId("aks-nulls")));
+    expect(got.status).toBe(200);
+    expect(got.json).toMatchObject({
+      tags: null,
+      properties: { securityProfile: null, addonProfiles: null },
+    });
+    // The real SDK client reads them too.
+    const read = await aks.managedClusters.get(RG, "aks-nulls");
+    expect(read.securityProfile ?? undefined).toBeUndefined();
+    expect((await call(s, "GET", rest(clusterId("aks-bare")))).json).toMatchObject({ properties: null });
+
+    // A cluster with null properties accepts a PUT (it is not busy: no provisioning state reads as Succeeded).
+    const put = await call(s, "PUT", rest(clusterId("aks-bare")), {
+      body: { location: "westeurope", tags: null, properties: { dnsPrefix: "bare" } },
+    });
+    expect(put.status).toBe(200);
+    expect(s.exportEstate().resources.find((r) => r.name === "aks-nulls")).toEqual(nulls);
+  });
+
+  it("keeps properties it does not model on PUT, as ARM keeps what it is sent", async () => {
+    const { sim: s } = await start({ lroPolls: 0 });
+    const current = (await call(s, "GET", rest(clusterId("aks1")))).json as {
+      properties: Record<string, unknown>;
+    } & Record<string, unknown>;
+    const sent = {
+      ...current,
+      kind: "Base",
+      futureTopLevel: { enabled: true },
+      properties: {
+        ...current.properties,
+        futureProfile: { mode: "Strict", windows: [{ day: "Sunday" }] },
+        securityProfile: {
+          defender: { logAnalyticsWorkspaceResourceId: WORKSPACE_ID, securityMonitoring: { enabled: true } },
+          futureScanner: { enabled: true },
+        },
+      },
+    };
+    const put = await call(s, "PUT", rest(clusterId("aks1")), { body: sent });
+    expect(put.status).toBe(200);
+    expect(put.json).toMatchObject({
+      kind: "Base",
+      futureTopLevel: { enabled: true },
+      properties: { futureProfile: sent.properties.futureProfile },
+    });
+    await call(s, "GET", String(put.headers["azure-asyncoperation"]));
+    const after = (await call(s, "GET", rest(clusterId("aks1")))).json as typeof sent;
+    expect(after.futureTopLevel).toEqual({ enabled: true });
+    expect(after.properties.futureProfile).toEqual({ mode: "Strict", windows: [{ day: "Sunday" }] });
+    expect(after.properties.securityProfile).toEqual(sent.properties.securityProfile);
+    expect(s.exportEstate().resources[0]?.properties).toMatchObject({
+      futureProfile: sent.properties.futureProfile,
+    });
+
+    // Its own validation still applies to what it models.
+    const refused = await call(s, "PUT", rest(clusterId("aks1")), {
+      body: {
+        ...sent,
+        properties: { ...sent.properties, apiServerAccessProfile: { authorizedIPRanges: ["not-an-ip"] } },
+      },
+    });
+    expect(armError(refused).code).toBe("InvalidParameter");
+  });
+});

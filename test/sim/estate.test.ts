@@ -64,7 +64,7 @@ describe("parseEstate", () => {
     const sub = { subscriptionId: SUB };
     expect(parseError([])).toBe("estate.json: the estate must be a JSON object, not an array");
     expect(parseError({ subscriptions: [sub], resources: [], extra: 1 })).toBe(
-      'estate.json: unknown top-level key "extra" (expected subscriptions, resources, capacity, logs)',
+      'estate.json: unknown top-level key "extra" (expected subscriptions, resources, capacity, logs, now, faults)',
     );
     expect(parseError({ resources: [] })).toBe("estate.json: subscriptions is missing");
     expect(parseError({ subscriptions: [sub], resources: [good, good, good, noId] })).toBe(
@@ -112,6 +112,39 @@ describe("parseEstate", () => {
     expect(
       parseError({ subscriptions: [sub], resources: [], capacity: { x: { base: "20", perApi: 1 } } }),
     ).toBe('estate.json: capacity.x.base must be a number of percent, 0 or more, not the string "20"');
+  });
+});
+
+describe("what ARM and exported inventories write", () => {
+  it("accepts null tags, sku, location and properties, and null members of properties", () => {
+    const nulls = { ...cluster("aks1"), tags: null, sku: null, location: null, properties: null };
+    const service = {
+      id: `/subscriptions/${SUB}/resourceGroups/rg-apis/providers/Microsoft.ApiManagement/service/apim1`,
+      name: "apim1",
+      type: "Microsoft.ApiManagement/service",
+      location: "westeurope",
+      tags: null,
+      sku: { name: "Developer", capacity: 1 },
+      properties: { additionalLocations: null, virtualNetworkConfiguration: null },
+    };
+    const api = {
+      id: `${service.id}/apis/orders`,
+      name: "orders",
+      type: "Microsoft.ApiManagement/service/apis",
+      properties: { type: null, apiType: "soap", displayName: null, path: null, isCurrent: null },
+    };
+    const parsed = parseEstate(
+      { subscriptions: [{ subscriptionId: SUB }], resources: [nulls, service, api] },
+      "e",
+    );
+    expect(parsed.resources).toEqual([nulls, service, api]);
+    // Still strict about values that are there.
+    expect(() =>
+      parseEstate(
+        { subscriptions: [{ subscriptionId: SUB }], resources: [{ ...nulls, tags: { a: null } }] },
+        "e",
+      ),
+    ).toThrow("e: resources[0].tags.a must be a string, not null");
   });
 });
 

@@ -312,6 +312,25 @@ describe("Logs Ingestion API through the real LogsIngestionClient", () => {
     expect(s.ingested(STREAM).map((r) => r.row)).toEqual([outcome(1), outcome(2)]);
   });
 
+  it("loses the answer after storing (loseAnswers): a client that retries stores the rows twice", async () => {
+    const s = await start({ ingestion: { ...INGESTION, loseAnswers: 1 } });
+    await client(s, { maxRetries: 1, retryDelayInMs: 5 }).upload(DCR, STREAM, [outcome(1), outcome(2)]);
+    expect(ingestionRequests(s).map((r) => r.status)).toEqual([500, 204]);
+    expect(s.ingested(STREAM).map((r) => r.row)).toEqual([outcome(1), outcome(2), outcome(1), outcome(2)]);
+
+    // Only the first N stored uploads: the next one is answered.
+    await client(s).upload(DCR, STREAM, [outcome(3)]);
+    expect(s.ingested(STREAM)).toHaveLength(5);
+  });
+
+  it("a client that does not retry sees the failure, though the rows were stored", async () => {
+    const s = await start({ ingestion: { ...INGESTION, loseAnswers: 1 } });
+    const { failures } = await failedUpload(client(s), STREAM, [outcome(1)]);
+    expect(restCause(failures[0])).toMatchObject({ status: 500, code: "InternalServerError" });
+    expect(restCause(failures[0]).message).toContain("stored");
+    expect(s.ingested(STREAM).map((r) => r.row)).toEqual([outcome(1)]);
+  });
+
   it("refuses an unknown stream (400 InvalidStream) and an unknown rule (404 NotFound)", async () => {
     const s = await start();
     const c = client(s);
@@ -406,6 +425,7 @@ describe("ingestion options", () => {
   it.each([
     [{ ...INGESTION, dataCollectionRuleId: "dcr-123" }, "immutable id"],
     [{ ...INGESTION, workspaceId: "law1" }, "not a GUID"],
+    [{ ...INGESTION, loseAnswers: 1.5 }, "loseAnswers must be a whole number"],
     [{ ...INGESTION, streams: { Outcomes: INGESTION.streams[STREAM] ?? [] } }, "custom stream name"],
     [{ ...INGESTION, streams: { [STREAM]: [] } }, "must list its columns"],
     [{ ...INGESTION, streams: { [STREAM]: [{ name: "A", type: "text" }] } }, "is not one of"],

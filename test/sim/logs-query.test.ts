@@ -261,6 +261,8 @@ describe("Log Analytics query API through the real LogsQueryClient", () => {
     [`${TABLE} | join (Heartbeat_CL) on Host`, "'join' operator"],
     [`${TABLE} | where TimeGenerated between (ago(1d) .. now())`, "'between' in 'where'"],
     [`${TABLE} | project-away Details`, "'project-away' operator"],
+    [`${TABLE} | where isnotnull(Details)`, "the function 'isnotnull()' in 'where'"],
+    [`${TABLE} | where Check == "x" and tolower(ResourceId) == "a"`, "the function 'tolower()' in 'where'"],
   ])("refuses %s with 400 BadArgumentError naming what is unsupported", async (query, named) => {
     const { logs } = await start();
     const error = await refusal(logs, query);
