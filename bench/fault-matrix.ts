@@ -375,7 +375,10 @@ export async function runCell(cell: Cell, stateDir: string): Promise<CellResult>
       const from = sim.requests.length;
       const again = await run(sim, stateDir, targets, clock.now);
       last = again.outcomes;
-      const writes = sim.requests.slice(from).filter((r) => r.method !== "GET");
+      // The metrics batch API is a POST that only reads (the rollout watches its last step for an hour).
+      const writes = sim.requests
+        .slice(from)
+        .filter((r) => r.method !== "GET" && !r.path.endsWith("metrics:getBatch"));
       converged =
         writes.length === 0 &&
         again.outcomes.every((o) => o.Status === "compliant" || o.Status === "skipped");

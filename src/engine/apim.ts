@@ -8,7 +8,7 @@ import {
   type PlannedApi,
   type RolloutGate,
 } from "../checks/index.js";
-import { AzureApiError, isNotFound } from "../azure/errors.js";
+import { AzureApiError, DeadlineExceededError, ThrottledError, isNotFound } from "../azure/errors.js";
 import type {
   ApiCollectionSnapshot,
   ApimServiceSnapshot,
@@ -21,14 +21,10 @@ import { parseResourceId, type ParsedResourceId } from "../model/resource-id.js"
 import type { OutcomeFields } from "../outcomes/record.js";
 import { decideRolloutStep, recordApplied, rolloutNeedsLook } from "../rollout/controller.js";
 import { rolloutSettings } from "../rollout/settings.js";
-import {
-  RolloutConflictError,
-  RolloutStateCorruptError,
-  type StoredRollout,
-} from "../rollout/state-store.js";
+import { RolloutConflictError, type StoredRollout } from "../rollout/state-store.js";
 import type { AppliedStep, RolloutDecision, RolloutSettings, RolloutState } from "../rollout/types.js";
 import { forEachConcurrently } from "./concurrency.js";
-import { describeError, failureReason } from "./errors.js";
+import { budgetExhausted, describeError, outcomeOfError } from "./errors.js";
 import type { RunContext } from "./run-context.js";
 
 const CHECK: CheckId = "apim.api-onboarding";
@@ -41,6 +37,8 @@ const CONFLICT_RETRY_SECONDS = 60;
 const UNFINISHED_RETRY_SECONDS = 120;
 /** A rollback DELETE that failed is tried again after this long (the controller retries it on every run). */
 const ROLLBACK_RETRY_SECONDS = 120;
+/** Below this much of the run's budget no rollout step is started: its writes would not finish. */
+const MIN_TIME_FOR_A_STEP_MS = 5_000;
 /** Onboarding calls in flight at once within one step (a step is already a small batch). */
 const ONBOARDING_CONCURRENCY = 4;
 
@@ -51,8 +49,10 @@ type OutcomeBody = Pick<OutcomeFields, "status" | "reason" | "action" | "details
  * says so for onboarding, until the adapters speak domain errors.
  */
 export function isBusy(error: unknown): boolean {
+  // Throttling that named its own wait is outcomeOfError's to report, with that wait.
   return (
     error instanceof AzureApiError &&
+    !(error instanceof ThrottledError) &&
     (error.statusCode === 409 ||
       error.statusCode === 412 ||
       error.statusCode === 429 ||
@@ -79,7 +79,8 @@ export interface RolloutPorts {
 /** What became of one write of a step. */
 export type WriteResult =
   | { readonly kind: "onboarded" }
-  | { readonly kind: "unfinished"; readonly state: string }
+  /** Still running when its PUT returned, or we stopped waiting for it (`error`: the deadline). */
+  | { readonly kind: "unfinished"; readonly state: string; readonly error?: unknown }
   | { readonly kind: "failed"; readonly error: unknown }
   | { readonly kind: "offboarded" }
   | { readonly kind: "not-offboarded"; readonly error: unknown };
@@ -90,10 +91,18 @@ export interface RolloutRun {
   readonly writes: ReadonlyMap<string, WriteResult>;
 }
 
+/**
+ * The gate when the state or the capacity could not be read: `failed` with the code (a damaged state
+ * needs a person, and its error says what to do; a transient failure is looked at again), or held when
+ * Azure asked to come back later.
+ */
 function readFailure(error: unknown): RolloutGate {
-  // A damaged state needs a person (the error says what to do); anything else is tried again.
-  const retry = error instanceof RolloutStateCorruptError ? {} : { retryAfterSeconds: READ_RETRY_SECONDS };
-  return { kind: "failed", reason: failureReason(error), details: { ...describeError(error), ...retry } };
+  const { status, reason, details = {} } = outcomeOfError(error);
+  const retry = details.retryAfterSeconds;
+  if (status === "deferred" && typeof retry === "number") {
+    return { kind: "held", reason, retryAfterSeconds: retry, details };
+  }
+  return { kind: "failed", reason, details };
 }
 
 /**
@@ -172,7 +181,13 @@ async function applyDecision(
       const collection = await ports.onboard(name);
       writes.set(name.toLowerCase(), onboardResult(collection));
     } catch (error) {
-      writes.set(name.toLowerCase(), { kind: "failed", error });
+      // Stopped waiting (the operation's, the call's or the run's deadline): the PUT may have been
+      // accepted, so it is treated as running; the next listing says what became of it.
+      const unfinished = error instanceof DeadlineExceededError;
+      writes.set(
+        name.toLowerCase(),
+        unfinished ? { kind: "unfinished", state: "Unknown", error } : { kind: "failed", error },
+      );
     }
   });
   return writes;
@@ -260,6 +275,12 @@ async function decideRollout(
   if (waiting && !(await run.planReady(parseResourceId(service.id).subscriptionId, "Api"))) {
     return hold("waiting for the Defender for APIs plan to be on in this subscription", PLAN_RETRY_SECONDS);
   }
+  if (run.timeLeftMs() < MIN_TIME_FOR_A_STEP_MS) {
+    const { reason, details = {} } = budgetExhausted();
+    const retry =
+      typeof details.retryAfterSeconds === "number" ? details.retryAfterSeconds : READ_RETRY_SECONDS;
+    return { gate: { kind: "held", reason, retryAfterSeconds: retry, details }, writes: new Map() };
+  }
   const store = run.rolloutStore;
   if (store === undefined) {
     return hold(
@@ -301,16 +322,26 @@ function written(planned: PlannedApi, write: WriteResult): OutcomeBody {
         ...withAction,
         details,
       };
-    case "unfinished":
+    case "unfinished": {
+      const stopped = write.error === undefined ? undefined : describeError(write.error);
       return {
         status: "deferred",
-        reason: "onboarding to Defender for APIs is in progress",
+        reason:
+          stopped === undefined
+            ? "onboarding to Defender for APIs is in progress"
+            : `onboarding to Defender for APIs was started; ${stopped.message} (${stopped.code})`,
         ...withAction,
-        details: { ...details, collectionState: write.state, retryAfterSeconds: UNFINISHED_RETRY_SECONDS },
+        details: {
+          ...details,
+          ...stopped,
+          collectionState: write.state,
+          retryAfterSeconds: UNFINISHED_RETRY_SECONDS,
+        },
       };
+    }
     case "failed": {
-      const error = describeError(write.error);
       if (isBusy(write.error)) {
+        const error = describeError(write.error);
         return {
           status: "deferred",
           reason: `the service is busy (${error.code}); the next rollout step tries again`,
@@ -318,13 +349,8 @@ function written(planned: PlannedApi, write: WriteResult): OutcomeBody {
           details: { ...details, ...error, retryAfterSeconds: SERVICE_BUSY_RETRY_SECONDS },
         };
       }
-      const retryAfterSeconds = (details.step as { nextLookSeconds?: number } | undefined)?.nextLookSeconds;
-      return {
-        status: "failed",
-        reason: failureReason(write.error),
-        ...withAction,
-        details: { ...details, ...error, retryAfterSeconds: retryAfterSeconds ?? SERVICE_BUSY_RETRY_SECONDS },
-      };
+      const outcome = outcomeOfError(write.error);
+      return { ...outcome, ...withAction, details: { ...details, ...outcome.details } };
     }
     case "offboarded":
       return {
@@ -366,8 +392,10 @@ function outcomeWriter(run: RunContext, id: ParsedResourceId, focusApi: string |
   return {
     /** The service, its APIs or its collections could not be read: one outcome on what was asked about. */
     unreadable(error: unknown): void {
-      const details = { ...describeError(error), retryAfterSeconds: READ_RETRY_SECONDS };
-      const body: OutcomeBody = { status: "failed", reason: failureReason(error), details };
+      const body: OutcomeBody = outcomeOfError(
+        error,
+        "reading the API Management service, its APIs and collections",
+      );
       if (focusedId !== undefined) emit(focusedId, RESOURCE_TYPES.apimApi, body);
       else emit(id.id, RESOURCE_TYPES.apimService, body);
     },

@@ -283,8 +283,12 @@ describe("an unreadable listing", () => {
       ResourceId: service.id,
       ResourceType: "Microsoft.ApiManagement/service",
       Status: "failed",
-      Details: { code: "InternalServerError", retryAfterSeconds: 300 },
+      Details: { code: "InternalServerError" },
     });
+    expect(onboarding[0]?.Reason).toMatch(
+      /^reading the API Management service, its APIs and collections: InternalServerError: /,
+    );
+    expect(onboarding[0]?.Details.retryAfterSeconds).toBeGreaterThan(0);
     expect(result.errors).toEqual([]);
 
     const api = `${serviceId("apim-dev")}/apis/api-001`;

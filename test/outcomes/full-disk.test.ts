@@ -180,7 +180,15 @@ describe("a full disk", () => {
     const serviceId = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ApiManagement/service/apim";
     await expect(
       store.put(
-        { serviceId, batchSize: 1, lastBatch: [], steps: 0, rollbacks: 0, rolledBack: [] },
+        {
+          schemaVersion: 2,
+          serviceId,
+          batchSize: 1,
+          steps: 0,
+          rollbacks: 0,
+          rolledBack: [],
+          inProgressSince: {},
+        },
         undefined,
       ),
     ).rejects.toMatchObject({ code: "ENOSPC" });
