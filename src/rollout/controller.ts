@@ -258,11 +258,6 @@ function failStep(state: RolloutState, step: StepRecord): RolloutState {
 }
 
 /**
- * Judges the last step once it has settled, from the collections Azure shows: none onboarded is a failed
- * step (the error budget; nothing learned); otherwise, once the metric covers it, its load per API is
- * learned from the APIs that were onboarded, and the batch size follows.
- */
-/**
  * How many APIs' load a rise since the step's baseline stands for: every API onboarded since then, ours
  * and others that finished meanwhile (a stuck onboarding that ended, one onboarded by hand), so their
  * load is not put down to the step. Steps stored without the count fall back to the step's own.
@@ -276,6 +271,11 @@ function defined<K extends string, V>(key: K, value: V | undefined): { [P in K]?
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
+/**
+ * Judges the last step once it has settled, from the collections Azure shows: none onboarded is a failed
+ * step (the error budget; nothing learned); otherwise, once the metric covers it, its load per API is
+ * learned from the APIs that were onboarded, and the batch size follows.
+ */
 function judgeLastStep(state: RolloutState, running: readonly string[], input: RolloutInput): RolloutState {
   const step = state.lastStep;
   if (step === undefined || step.judged !== undefined) return state;
@@ -630,6 +630,7 @@ function holdRule(ctx: Context): RolloutDecision | undefined {
     return decide(ctx, {
       decision: "done",
       state,
+      // No API is pending, so no API hears this.
       pending: { kind: "waiting", reason: "", retryAfterSeconds: 0 },
       nextLookSeconds: trialLeft > 0 ? Math.max(intervalSeconds(settings), Math.ceil(trialLeft)) : undefined,
     });
