@@ -148,6 +148,15 @@ function ingestionConfig(env: Env): IngestionConfig | undefined {
   return { endpoint: url.toString().replace(/\/+$/, ""), ruleId: ruleId.toLowerCase(), stream };
 }
 
+/**
+ * Whether a subscription is in scope: the allow-list, or every subscription when it is empty. Every
+ * entry point and the engine itself ask this one function (ids compare without regard to case).
+ */
+export function inScope(config: Pick<Config, "subscriptions">, subscriptionId: string): boolean {
+  const wanted = subscriptionId.toLowerCase();
+  return config.subscriptions.length === 0 || config.subscriptions.some((s) => s.toLowerCase() === wanted);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const modeRaw = (env.AUTOPROTECT_MODE ?? "enforce").trim().toLowerCase() || "enforce";
   if (modeRaw !== "enforce" && modeRaw !== "audit") {
