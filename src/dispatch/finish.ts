@@ -3,10 +3,16 @@
  * on the queue (a rollout's next step, a busy resource, a started update) without waiting for the
  * next sweep.
  */
-import type { App } from "../app.js";
 import type { RunResult } from "../engine/engine.js";
 import type { OutcomeRecord } from "../model/outcome.js";
-import { deliverOutcomes } from "../outcomes/delivery.js";
+import { deliverOutcomes, type OutcomeSpool, type OutcomeUploader } from "../outcomes/delivery.js";
+import type { ReconcileScheduler } from "./scheduler.js";
+
+/** Where a run's outcomes and follow-ups go (the composition root's App provides it). */
+export interface RunSinks {
+  readonly delivery: { readonly uploader: OutcomeUploader; readonly spool: OutcomeSpool } | undefined;
+  readonly scheduler: ReconcileScheduler;
+}
 
 /** Where a trigger logs: the Functions InvocationContext, or anything with the same three methods. */
 export interface RunLog {
@@ -21,7 +27,7 @@ export interface RunLog {
  * sends the spool first.
  */
 export async function recordOutcomes(
-  app: Pick<App, "delivery">,
+  app: Pick<RunSinks, "delivery">,
   outcomes: readonly OutcomeRecord[],
   log: RunLog,
 ): Promise<void> {
@@ -44,7 +50,7 @@ export async function recordOutcomes(
 }
 
 export async function finishRun(
-  app: Pick<App, "delivery" | "scheduler">,
+  app: RunSinks,
   log: RunLog,
   result: RunResult,
   correlationId: string,
