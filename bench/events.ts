@@ -7,14 +7,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startSimulator, type Estate, type RecordedRequest } from "../sim/index.js";
-import { createAzureGateway } from "../src/azure/index.js";
+import { createApp } from "../src/app.js";
 import { simulatorCredential } from "../src/cli/simulate.js";
-import { createCoalescer } from "../src/engine/coalesce.js";
-import { createEngine } from "../src/engine/engine.js";
-import { noScheduler } from "../src/engine/scheduler.js";
 import type { Runtime } from "../src/functions/runtime.js";
 import { loadConfig } from "../src/model/config.js";
-import { createFileStateStore } from "../src/rollout/file-state-store.js";
 import { generateClusterEstate } from "./generate-estate.js";
 
 export type EventsMode = "sequential" | "burst";
@@ -147,29 +143,26 @@ export async function eventsScenario(mode: EventsMode, count: number, inFlight =
   const sim = await startSimulator({ estate });
   const stateDir = await mkdtemp(join(tmpdir(), "autoprotect-bench-events-"));
   try {
-    const azure = createAzureGateway({
-      credential: simulatorCredential,
-      endpoint: sim.endpoint,
-      tlsCa: sim.ca,
-      // No added latency: the simulator's operation ends after one poll, polled at once.
-      pollIntervalMs: 0,
-    });
     const config = loadConfig({
       AUTOPROTECT_MODE: "enforce",
       AUTOPROTECT_AUTHORIZED_IP_RANGES: "203.0.113.0/24",
       AUTOPROTECT_WORKSPACE_ID: workspace.id,
     });
-    // The Functions runtime without its storage: clusters never touch the rollout store, and the queue
-    // scheduler only matters for deferred outcomes (none here), so no Azurite is needed. Without
-    // ingestion settings the handler logs each outcome as a JSON line, as it would in Azure.
-    const runtime: Runtime = {
+    // The Functions runtime with the CLI's local state instead of the host's storage: clusters never
+    // touch the rollout store, and without a queue the confirmations of started updates are not
+    // scheduled (the bench measures the event's own run). Without ingestion settings the handler logs
+    // each outcome as a JSON line, as it would in Azure.
+    const runtime: Runtime = createApp({
       config,
-      azure,
-      engine: createEngine({ azure, config, rolloutStore: createFileStateStore(stateDir) }),
-      coalescer: createCoalescer(),
-      scheduler: noScheduler,
-      outcomeSink: undefined,
-    };
+      // No added latency: the simulator's operation ends after one poll, polled at once.
+      connection: {
+        credential: simulatorCredential,
+        endpoint: sim.endpoint,
+        tlsCa: sim.ca,
+        pollIntervalMs: 0,
+      },
+      storage: { kind: "file", dir: stateDir },
+    });
     const handler = createEventGridHandler(() => runtime);
     const errorLines: string[] = [];
     const events = clusterIds.map((id, i) => clusterCreated(id, i));
@@ -192,8 +185,10 @@ export async function eventsScenario(mode: EventsMode, count: number, inFlight =
       handled[i] = performance.now() - t0;
       const outcomes = result?.outcomes ?? [];
       failedOutcomes += outcomes.filter((o) => o.Status === "failed").length;
-      if (outcomes.some((o) => o.ResourceId === clusterIds[i] && o.Status === "remediated"))
-        remediatedClusters += 1;
+      // The trigger starts the cluster's update and a queued look confirms it (not part of this bench).
+      const started = (o: (typeof outcomes)[number]): boolean =>
+        o.Status === "remediated" || (o.Status === "deferred" && o.Details.operation !== undefined);
+      if (outcomes.some((o) => o.ResourceId === clusterIds[i] && started(o))) remediatedClusters += 1;
     };
 
     const started = performance.now();
@@ -212,7 +207,7 @@ export async function eventsScenario(mode: EventsMode, count: number, inFlight =
     }
     const wallTimeMs = performance.now() - started;
 
-    // Every cluster remediated exactly once, by one PUT, and nothing failed.
+    // Every cluster's update started exactly once, by one PUT, and nothing failed.
     const requests = sim.requests;
     const putsPerCluster = new Map<string, number>();
     for (const r of requests) {
@@ -228,7 +223,7 @@ export async function eventsScenario(mode: EventsMode, count: number, inFlight =
     if (failedOutcomes > 0 || errorLines.length > 0 || refused > 0 || remediatedClusters !== count)
       throw new Error(
         `${String(failedOutcomes)} failed outcomes, ${String(errorLines.length)} error lines, ` +
-          `${String(refused)} non-2xx answers, ${String(remediatedClusters)}/${String(count)} clusters remediated`,
+          `${String(refused)} non-2xx answers, ${String(remediatedClusters)}/${String(count)} clusters updated`,
       );
 
     const latencies = clusterIds.map((id, i) => {

@@ -21,18 +21,10 @@ import {
   type PipelineResponse,
 } from "@azure/core-rest-pipeline";
 import type { AbortSignalLike } from "@azure/abort-controller";
+import type { CallLimits } from "../model/config.js";
 import { DeadlineExceededError, ThrottledError } from "./errors.js";
 
-export interface CallLimits {
-  /** One attempt (one HTTP request) may take this long before it is retried. */
-  readonly attemptTimeoutMs: number;
-  /** One call, every attempt and retry included, may take this long. */
-  readonly callDeadlineMs: number;
-  /** A `Retry-After` longer than this is not waited for: the call ends with a ThrottledError. */
-  readonly maxRetryAfterSeconds: number;
-  /** Waiting for a long-running operation (an AKS update) ends after this long. */
-  readonly operationDeadlineMs: number;
-}
+export type { CallLimits } from "../model/config.js";
 
 export const DEFAULT_CALL_LIMITS: CallLimits = {
   attemptTimeoutMs: 30_000,

@@ -52,7 +52,47 @@ function armErrorBody(body: unknown): { code?: string; message?: string } | unde
   };
 }
 
-/** Normalise whatever an SDK threw into an AzureApiError; anything that is not an Azure error passes through. */
+/*
+ * Domain errors: what adapters throw, so the engine decides on meaning, never on status codes.
+ */
+
+/** The resource (or the operation asked about) does not exist. */
+export class NotFoundError extends AzureApiError {
+  override readonly name = "NotFoundError";
+}
+
+/** The resource is busy with another operation and refuses the write for now (409, OperationNotAllowed). */
+export class BusyError extends AzureApiError {
+  override readonly name = "BusyError";
+}
+
+/** The resource changed since it was read (412 on If-Match): read again and decide again. */
+export class ConflictError extends AzureApiError {
+  override readonly name = "ConflictError";
+}
+
+/** Azure could not answer now (5xx, 408, throttling past the retries, the network): it may pass. */
+export class UnavailableError extends AzureApiError {
+  override readonly name = "UnavailableError";
+}
+
+/** A long-running operation Azure accepted ended Failed or Canceled: its code says why. */
+export class OperationFailedError extends AzureApiError {
+  override readonly name = "OperationFailedError";
+}
+
+/** The domain error for an answer's status and ARM code. */
+function domainError(message: string, code: string, statusCode: number | undefined): AzureApiError {
+  if (statusCode === 404) return new NotFoundError(message, code, statusCode);
+  if (statusCode === 412) return new ConflictError(message, code, statusCode);
+  if (statusCode === 409 || code === "OperationNotAllowed") return new BusyError(message, code, statusCode);
+  if (statusCode === undefined || statusCode === 408 || statusCode === 429 || statusCode >= 500) {
+    return new UnavailableError(message, code, statusCode);
+  }
+  return new AzureApiError(message, code, statusCode);
+}
+
+/** Normalise whatever an SDK threw into a domain error; anything that is not an Azure error passes through. */
 export function toAzureApiError(error: unknown): unknown {
   if (error instanceof AzureApiError) return error;
   if (isRestError(error)) {
@@ -69,12 +109,12 @@ export function toAzureApiError(error: unknown): unknown {
       arm?.code ??
       error.code ??
       (error.statusCode === undefined ? "RequestSendError" : `HTTP${error.statusCode}`);
-    return new AzureApiError(arm?.message ?? error.message, code, error.statusCode);
+    return domainError(arm?.message ?? error.message, code, error.statusCode);
   }
   // core-lro reports an operation that ended Failed as "The long-running operation has failed. CODE. message".
   if (error instanceof Error && error.message.startsWith("The long-running operation has failed")) {
     const match = /^The long-running operation has failed\. ([^.\s]+)\. ?(.*)$/s.exec(error.message);
-    return new AzureApiError(match?.[2] || error.message, match?.[1] ?? "OperationFailed", undefined);
+    return new OperationFailedError(match?.[2] || error.message, match?.[1] ?? "OperationFailed", undefined);
   }
   return error;
 }
@@ -88,5 +128,5 @@ export async function azureCall<T>(call: () => Promise<T>): Promise<T> {
 }
 
 export function isNotFound(error: unknown): boolean {
-  return error instanceof AzureApiError && error.statusCode === 404;
+  return error instanceof NotFoundError;
 }

@@ -3,7 +3,7 @@ import { isRestError } from "@azure/core-rest-pipeline";
 import type { OutcomeRecord } from "../model/outcome.js";
 import type { CorruptEntry, OutcomeSpool, SpooledRow, SpoolLock } from "../outcomes/delivery.js";
 import { withOutcomeId } from "../outcomes/record.js";
-import { createTableOnce, tableClientFor, type TableStateStoreOptions } from "./table-state-store.js";
+import { createTableOnce, tableClientFor, type TableOptions } from "./tables.js";
 
 export const DEFAULT_SPOOL_TABLE = "AutoprotectOutcomeSpool";
 
@@ -19,7 +19,7 @@ const LOCK_SECONDS = 120;
  * "drain", with a lease that the drainer renews between batches and that expires, so a worker that
  * died mid-drain does not block the spool forever.
  */
-export function createTableSpool(options: TableStateStoreOptions): OutcomeSpool {
+export function createTableSpool(options: TableOptions): OutcomeSpool {
   const client = tableClientFor(options, DEFAULT_SPOOL_TABLE);
   const ensureTable = createTableOnce(client);
   let sequence = 0;

@@ -1,6 +1,6 @@
 import type { TokenCredential } from "@azure/core-auth";
 import { QueueClient } from "@azure/storage-queue";
-import type { ReconcileMessage, ReconcileQueue } from "../engine/scheduler.js";
+import type { ReconcileMessage, ReconcileQueue } from "../dispatch/scheduler.js";
 
 /** The queue the queue trigger reads; the Functions host moves messages that keep failing to `-poison`. */
 export const RECONCILE_QUEUE = "autoprotect-reconcile";

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { isRestError } from "@azure/core-rest-pipeline";
-import { ScheduleConflictError, type LedgerEntry, type ScheduleLedger } from "../engine/scheduler.js";
-import { createTableOnce, tableClientFor, type TableStateStoreOptions } from "./table-state-store.js";
+import { ScheduleConflictError, type LedgerEntry, type ScheduleLedger } from "../dispatch/scheduler.js";
+import { createTableOnce, tableClientFor, type TableOptions } from "./tables.js";
 
 export const DEFAULT_SCHEDULE_TABLE = "AutoprotectSchedule";
 
@@ -9,7 +9,7 @@ export const DEFAULT_SCHEDULE_TABLE = "AutoprotectSchedule";
  * The schedule ledger in Azure Table Storage, beside the rollout state: one entity per resource
  * (PartitionKey "schedule", RowKey the SHA-256 of the lower-cased id), replaced with If-Match.
  */
-export function createTableScheduleLedger(options: TableStateStoreOptions): ScheduleLedger {
+export function createTableScheduleLedger(options: TableOptions): ScheduleLedger {
   const client = tableClientFor(options, DEFAULT_SCHEDULE_TABLE);
   const ensureTable = createTableOnce(client);
   const rowKey = (resourceId: string): string =>

@@ -1,5 +1,4 @@
-import { TableClient, type TableEntity, type TableEntityResult } from "@azure/data-tables";
-import type { TokenCredential } from "@azure/core-auth";
+import type { TableEntity, TableEntityResult } from "@azure/data-tables";
 import { isRestError } from "@azure/core-rest-pipeline";
 import {
   RolloutConflictError,
@@ -11,17 +10,12 @@ import {
   type StoredRollout,
 } from "../rollout/state-store.js";
 import type { RolloutState } from "../rollout/types.js";
+import { createTableOnce, tableClientFor, type TableOptions } from "./tables.js";
+
+/** Kept for callers that name the options by the store they first served. */
+export type TableStateStoreOptions = TableOptions;
 
 export const DEFAULT_ROLLOUT_TABLE = "AutoprotectRollouts";
-
-/**
- * In Azure: the storage account's table endpoint and the managed identity (DefaultAzureCredential), which
- * needs the "Storage Table Data Contributor" role. Connection strings are for Azurite and development only.
- */
-export type TableStateStoreOptions =
-  | { readonly tableClient: TableClient }
-  | { readonly endpoint: string; readonly credential: TokenCredential; readonly tableName?: string }
-  | { readonly connectionString: string; readonly tableName?: string };
 
 /**
  * Table entity per service: PartitionKey = subscription id (lower case), RowKey = SHA-256 of the lower-cased
@@ -37,7 +31,7 @@ const MAX_PARTS = 16;
 type RolloutEntity = Record<string, string | number>;
 
 export function createTableStateStore(options: TableStateStoreOptions): RolloutStateStore {
-  const client = tableClientFor(options);
+  const client = tableClientFor(options, DEFAULT_ROLLOUT_TABLE);
   const ensureTable = createTableOnce(client);
 
   const where = (partitionKey: string, rowKey: string): string =>
@@ -142,43 +136,6 @@ export function createTableStateStore(options: TableStateStoreOptions): RolloutS
       return stored;
     },
   };
-}
-
-/**
- * Creates the client's table if it is missing, once per client; a failed attempt is tried again on the
- * next call. (createTable answers success for a table that exists.)
- */
-export function createTableOnce(client: TableClient): () => Promise<void> {
-  let ready: Promise<void> | undefined;
-  return () => {
-    ready ??= client.createTable().catch((error: unknown) => {
-      ready = undefined;
-      throw error;
-    });
-    return ready;
-  };
-}
-
-/**
- * A table client for the options, with `defaultTable` when the options name none (the rollout state,
- * the schedule ledger and the outcome spool each have their own table).
- */
-export function tableClientFor(
-  options: TableStateStoreOptions,
-  defaultTable = DEFAULT_ROLLOUT_TABLE,
-): TableClient {
-  if ("tableClient" in options) return options.tableClient;
-  const tableName = options.tableName ?? defaultTable;
-  if ("connectionString" in options) {
-    // Azurite speaks plain HTTP on loopback; shared-key signing over HTTP needs explicit consent.
-    const insecure = /UseDevelopmentStorage=true|Endpoint=http:\/\/|DefaultEndpointsProtocol=http(;|$)/i.test(
-      options.connectionString,
-    );
-    return TableClient.fromConnectionString(options.connectionString, tableName, {
-      allowInsecureConnection: insecure,
-    });
-  }
-  return new TableClient(options.endpoint, tableName, options.credential);
 }
 
 /** The subscription id of an ARM id, lower case; ids without one share the partition "_". */

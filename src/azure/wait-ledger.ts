@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { isRestError } from "@azure/core-rest-pipeline";
 import { isCheckId } from "../model/checks.js";
 import type { WaitEntry, WaitLedger } from "../engine/waits.js";
-import { createTableOnce, tableClientFor, type TableStateStoreOptions } from "./table-state-store.js";
+import { createTableOnce, tableClientFor, type TableOptions } from "./tables.js";
 
 export const DEFAULT_WAIT_TABLE = "AutoprotectWaits";
 
@@ -11,7 +11,7 @@ export const DEFAULT_WAIT_TABLE = "AutoprotectWaits";
  * mode and subscription (read in one query per subscription a run touches), one entity per check and
  * resource that is waiting. An entity that is already there keeps its start: concurrent runs agree on it.
  */
-export function createTableWaitLedger(options: TableStateStoreOptions): WaitLedger {
+export function createTableWaitLedger(options: TableOptions): WaitLedger {
   const client = tableClientFor(options, DEFAULT_WAIT_TABLE);
   const ensureTable = createTableOnce(client);
   const partition = (mode: string, subscriptionId: string): string =>

@@ -7,7 +7,7 @@ import {
   type OutcomeSpool,
   type OutcomeUploader,
 } from "../outcomes/delivery.js";
-import type { CliIo } from "./main.js";
+import type { CliIo } from "./io.js";
 
 function describeDelivery(report: DeliveryReport): string {
   const sent = `outcomes: ${String(report.sent)} sent to Log Analytics`;

@@ -1,43 +1,23 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { DefaultAzureCredential } from "@azure/identity";
-import { createAzureGateway, type AzureConnection } from "../azure/index.js";
-import {
-  assertReconcilable,
-  createEngine,
-  UnsupportedTargetError,
-  type ReconcileTarget,
-  type RunResult,
-} from "../engine/engine.js";
-import { ConfigError, loadConfig, type Config } from "../model/config.js";
+import { createApp } from "../app.js";
+import type { AzureConnection } from "../azure/index.js";
+import { dispatchVerdicts } from "../dispatch/events.js";
+import type { ReconcileTarget, RunResult } from "../engine/engine.js";
+import { EventPayloadError, parseEvents, parsePayloadText, type EventVerdict } from "../events/parse.js";
+import { ConfigError, inScope, loadConfig, type Config } from "../model/config.js";
 import type { OutcomeRecord } from "../model/outcome.js";
 import { isSubscriptionIdValid, parseResourceId, ResourceIdError } from "../model/resource-id.js";
+import { assertReconcilable, UnsupportedTargetError } from "../model/targets.js";
 import { parseCliArguments, USAGE, UsageError, type CliArguments } from "./args.js";
+import { deliver } from "./deliver.js";
+import type { CliIo } from "./io.js";
 import { describeRequeue, ProgressBar, renderTable, summarise } from "./render.js";
 import { runReport } from "./report.js";
 import { EstateInputError, startSimulatedAzure, type SimulatedAzure } from "./simulate.js";
-import { createFileStateStore } from "../rollout/file-state-store.js";
-import { createFileWaitLedger } from "../engine/file-wait-ledger.js";
-import { createOutcomeUploader } from "../azure/ingestion.js";
-import { createFileSpool } from "../outcomes/file-spool.js";
-import { deliver } from "./deliver.js";
-import { createCoalescer } from "../engine/coalesce.js";
-import { dispatchVerdicts } from "../engine/events.js";
-import { EventPayloadError, parseEvents, parsePayloadText, type EventVerdict } from "../events/parse.js";
 
-/** Where the CLI writes: process.stdout/stderr in production, captured buffers in tests. */
-export interface OutputStream {
-  write(text: string): unknown;
-  readonly isTTY?: boolean;
-}
-
-export interface CliIo {
-  readonly stdout: OutputStream;
-  readonly stderr: OutputStream;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** Standard input, for `event -`. */
-  readonly readStdin?: () => Promise<string>;
-}
+export type { CliIo, OutputStream } from "./io.js";
 
 /** Bad usage or bad input: exit 2 with one line, before anything is written anywhere. */
 class InputError extends Error {}
@@ -105,8 +85,7 @@ function targetsFor(args: CliArguments, config: Config): ReconcileTarget[] | "al
 }
 
 function checkAllowed(subscriptionId: string, config: Config): void {
-  if (config.subscriptions.length === 0) return;
-  if (!config.subscriptions.some((s) => s.toLowerCase() === subscriptionId.toLowerCase())) {
+  if (!inScope(config, subscriptionId)) {
     throw new InputError(`subscription '${subscriptionId}' is outside AUTOPROTECT_SUBSCRIPTIONS`);
   }
 }
@@ -155,7 +134,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } else {
     connection = { credential: new DefaultAzureCredential() };
   }
-  connection = { ...connection, limits: { ...config.callLimits, ...connection.limits } };
 
   const started = Date.now();
   const colour = io.stdout.isTTY === true && io.env.NO_COLOR === undefined;
@@ -164,25 +142,27 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   let result: RunResult;
   let deliveryFailure: string | undefined;
   try {
-    const azure = createAzureGateway(connection);
-    const engine = createEngine({
-      azure,
+    // The CLI keeps durable state (rollout progress, waits, the outcome spool) in its state folder, so
+    // the next run continues from it. Under --simulate outcomes land in the simulated workspace.
+    const app = createApp({
       config,
-      // Under --simulate the engine (and its rollout controller) keep the simulator's clock.
-      now: simulated?.now,
-      // The CLI keeps rollout progress in a local folder, so the next run continues the rollout.
-      rolloutStore: createFileStateStore(config.stateDir),
-      // Waits are capped across runs: the state folder remembers since when each check has waited.
-      waits: createFileWaitLedger(config.stateDir),
-      onDiscovered: (count) => {
-        progress.addTotal(count);
-      },
-      onOutcome: (outcome) => {
-        outcomes.push(outcome);
-        if (args.json) io.stdout.write(`${JSON.stringify(outcome)}\n`);
-        progress.resourceDone(outcome.ResourceId, outcome.Check.startsWith("aks."));
+      connection,
+      storage: { kind: "file", dir: config.stateDir },
+      ingestion: config.ingestion === undefined ? undefined : (simulated?.ingestion ?? config.ingestion),
+      engine: {
+        // Under --simulate the engine (and its rollout controller) keep the simulator's clock.
+        ...(simulated === undefined ? {} : { now: simulated.now }),
+        onDiscovered: (count) => {
+          progress.addTotal(count);
+        },
+        onOutcome: (outcome) => {
+          outcomes.push(outcome);
+          if (args.json) io.stdout.write(`${JSON.stringify(outcome)}\n`);
+          progress.resourceDone(outcome.ResourceId, outcome.Check.startsWith("aks."));
+        },
       },
     });
+    const { azure, engine } = app;
     const resolved: ReconcileTarget[] =
       targets === "all-visible"
         ? (await azure.resources.listSubscriptionIds()).map((subscriptionId) => ({
@@ -195,7 +175,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       // The Event Grid trigger's own path: scope, coalesce, one run per resource named.
       const handled = await dispatchVerdicts(
         verdicts,
-        { engine, config, coalescer: createCoalescer() },
+        { engine, config, coalescer: app.coalescer },
         { runId, trigger: "cli", mode: config.mode },
       );
       for (const verdict of handled.verdicts) {
@@ -215,13 +195,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       });
     }
     progress.finish();
-    // Under --simulate the outcomes land in the simulated workspace, whatever endpoint is configured.
-    const ingestion = config.ingestion === undefined ? undefined : (simulated?.ingestion ?? config.ingestion);
-    if (ingestion !== undefined) {
-      const uploader = createOutcomeUploader(connection, ingestion);
-      const spool = createFileSpool(config.stateDir);
-      deliveryFailure = await deliver(outcomes, { uploader, spool }, config.stateDir, io);
-    }
+    if (app.delivery !== undefined)
+      deliveryFailure = await deliver(outcomes, app.delivery, config.stateDir, io);
     if (simulated !== undefined && args.saveEstate !== undefined) await simulated.save(args.saveEstate);
   } catch (error) {
     progress.finish();

@@ -1,25 +1,19 @@
 import { STATUSES, type Status } from "../model/checks.js";
 import type { OutcomeRecord } from "../model/outcome.js";
 import type { RequeueRequest } from "../engine/requeue.js";
+import { ANSI, resourceLabel } from "./style.js";
 
 const COLOURS: Record<Status, string> = {
-  compliant: "\u001b[32m",
-  remediated: "\u001b[36m",
-  planned: "\u001b[33m",
-  deferred: "\u001b[35m",
-  skipped: "\u001b[90m",
-  manual: "\u001b[33;1m",
-  failed: "\u001b[31;1m",
+  compliant: ANSI.green,
+  remediated: ANSI.cyan,
+  planned: ANSI.yellow,
+  deferred: ANSI.magenta,
+  skipped: ANSI.grey,
+  manual: ANSI.boldYellow,
+  failed: ANSI.red,
 };
-const RESET = "\u001b[0m";
-const BOLD = "\u001b[1m";
-
-function resourceLabel(resourceId: string): string {
-  const parts = resourceId.split("/");
-  const name = parts.at(-1) ?? resourceId;
-  const type = parts.at(-2) ?? "";
-  return type.toLowerCase() === "pricings" ? `Defender plan ${name} (subscription ${parts[2] ?? "?"})` : name;
-}
+const RESET = ANSI.reset;
+const BOLD = ANSI.bold;
 
 function resourceOrder(outcome: OutcomeRecord | undefined): string {
   if (outcome === undefined) return "";

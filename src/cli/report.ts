@@ -6,7 +6,8 @@ import { CHECK_IDS, STATUSES, type Status } from "../model/checks.js";
 import { ConfigError, loadConfig } from "../model/config.js";
 import { COLLAPSE_RESENT_ROWS, OUTCOME_TABLE } from "../outcomes/schema.js";
 import type { CliArguments } from "./args.js";
-import type { CliIo } from "./main.js";
+import type { CliIo } from "./io.js";
+import { ANSI, painter, resourceLabel } from "./style.js";
 import { EstateInputError, startSimulatedAzure, type SimulatedAzure } from "./simulate.js";
 
 /**
@@ -176,25 +177,13 @@ export function computeCoverage(rows: readonly LogsQueryRow[]): Coverage {
   return { checks, total: countsOf("all checks", latest), manualItems, ignoredRows };
 }
 
-const GREEN = "\u001b[32m";
-const YELLOW = "\u001b[33m";
-const RED = "\u001b[31;1m";
-const GREY = "\u001b[90m";
-const BOLD = "\u001b[1m";
-const RESET = "\u001b[0m";
-
-function resourceLabel(resourceId: string): string {
-  const parts = resourceId.split("/");
-  const name = parts.at(-1) ?? resourceId;
-  const type = parts.at(-2) ?? "";
-  return type.toLowerCase() === "pricings" ? `Defender plan ${name} (subscription ${parts[2] ?? "?"})` : name;
-}
+const { green: GREEN, yellow: YELLOW, red: RED, grey: GREY, bold: BOLD } = ANSI;
 
 const COLUMNS = ["resources", "covered", "planned", "deferred", "manual", "failed", "skipped"] as const;
 
 /** A plain table, one line per check and one for all of them, then the open manual items by resource. */
 export function renderCoverage(coverage: Coverage, days: number, colour: boolean): string {
-  const paint = (code: string, value: string): string => (colour ? `${code}${value}${RESET}` : value);
+  const paint = painter(colour);
   const window = `the last ${String(days)} ${days === 1 ? "day" : "days"}`;
   if (coverage.total.resources === 0) return `No outcomes in ${OUTCOME_TABLE} in ${window}.\n`;
   const lines = [`Coverage: the newest outcome per resource and check in ${window}`, ""];

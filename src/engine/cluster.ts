@@ -12,7 +12,7 @@ import {
   resolveSensorWorkspaceId,
 } from "../checks/index.js";
 import type { ClusterCheckInput, ClusterFinding } from "../checks/index.js";
-import { AzureApiError } from "../azure/errors.js";
+import { BusyError, ConflictError, NotFoundError } from "../azure/errors.js";
 import { RESOURCE_TYPES, type CheckId, type Finding } from "../model/checks.js";
 import {
   clusterView,
@@ -151,12 +151,9 @@ function overrideUnreadWorkspace(out: ReturnType<typeof outcomes>, read: Cluster
     out.override("aks.defender-sensor", failed);
 }
 
-/** AKS refuses a write while another operation runs (409, OperationNotAllowed) or the ETag moved on (412). */
+/** AKS refuses a write while another operation runs, or (after our retries) the ETag kept moving on. */
 function isBusy(error: unknown): boolean {
-  return (
-    error instanceof AzureApiError &&
-    (error.statusCode === 409 || error.statusCode === 412 || error.code === "OperationNotAllowed")
-  );
+  return error instanceof BusyError || error instanceof ConflictError;
 }
 
 function writeFailed(error: unknown, finding: ChangeFinding, combinedWrite: string): OutcomeBody {
@@ -294,7 +291,7 @@ export async function reconcileCluster(
       out.emitPlanned(read.planned, confirmWrite(run, read, updated, combinedWrite));
       return;
     } catch (error) {
-      if (error instanceof AzureApiError && error.statusCode === 412 && attempt < MAX_CONFLICT_RETRIES) {
+      if (error instanceof ConflictError && attempt < MAX_CONFLICT_RETRIES) {
         // Someone else wrote the cluster since we read it: read again and plan again, never overwrite.
         snapshot = undefined;
         continue;
@@ -321,7 +318,7 @@ async function confirmOperation(
   try {
     status = await run.azure.aks.operationStatus(pending.statusUrl);
   } catch (error) {
-    if (error instanceof AzureApiError && error.statusCode === 404) return false;
+    if (error instanceof NotFoundError) return false;
     out.emitAll(outcomeOfError(error, "reading the status of the cluster's update"));
     return true;
   }

@@ -3,16 +3,10 @@ import type { AzureGateway } from "../azure/index.js";
 import { isConsumptionTier } from "../checks/index.js";
 import type { CheckId, Finding } from "../model/checks.js";
 import type { ClusterResource } from "../model/cluster.js";
-import type { Config } from "../model/config.js";
+import { inScope, type Config } from "../model/config.js";
 import type { OutcomeRecord } from "../model/outcome.js";
 import { parseResourceId, type ParsedResourceId } from "../model/resource-id.js";
-import {
-  assertReconcilable,
-  kindInfo,
-  targetKindInfo,
-  UnsupportedTargetError,
-  type TargetKind,
-} from "../model/targets.js";
+import { kindInfo, targetKindInfo, type TargetKind } from "../model/targets.js";
 import type { RolloutStateStore } from "../rollout/state-store.js";
 import { buildOutcome, type OutcomeFields, type RunInfo } from "../outcomes/record.js";
 import { annotateSpan, countOutcomes, inSpan } from "../telemetry/tracing.js";
@@ -22,19 +16,13 @@ import { forEachConcurrently } from "./concurrency.js";
 import { budgetExhausted, describeError, outcomeOfError } from "./errors.js";
 import { reconcilePlan } from "./plans.js";
 import { requeueRequests, type RequeueRequest } from "./requeue.js";
-import type { PlanName, RunContext, RunOptions } from "./run-context.js";
+import type { PlanName, RunContext, RunError, RunOptions } from "./run-context.js";
 import { boundWait, waitChanges, waitKey, type WaitLedger } from "./waits.js";
 
 /** What a run is asked to look at. An event or request only names it; the engine reads the world itself. */
 export type ReconcileTarget =
   | { readonly kind: "subscription"; readonly subscriptionId: string }
   | { readonly kind: "resource"; readonly resourceId: string };
-
-export interface RunError {
-  readonly scope: string;
-  readonly code: string;
-  readonly message: string;
-}
 
 export interface RunResult {
   readonly outcomes: OutcomeRecord[];
@@ -59,8 +47,6 @@ export interface EngineOptions {
   /** Since when checks have been waiting; without it waits are not capped (tests of single runs). */
   readonly waits?: WaitLedger;
 }
-
-export { assertReconcilable, UnsupportedTargetError };
 
 const SUBSCRIPTION_TYPE = "Microsoft.Resources/subscriptions";
 
@@ -191,19 +177,14 @@ class Run implements RunContext {
     }
   }
 
-  /** Whether the subscription is in scope where the work runs, whatever queued it. */
-  private inScope(subscriptionId: string): boolean {
-    const allowed = this.config.subscriptions;
-    return allowed.length === 0 || allowed.some((s) => s.toLowerCase() === subscriptionId.toLowerCase());
-  }
-
   async reconcile(target: ReconcileTarget): Promise<void> {
     const id = parseResourceId(
       target.kind === "subscription" ? `/subscriptions/${target.subscriptionId}` : target.resourceId,
     );
     const kind = targetKindInfo(id).kind;
     await this.loadWaits(id.subscriptionId);
-    if (!this.inScope(id.subscriptionId)) {
+    // Scope is checked where the work runs, whatever queued it.
+    if (!inScope(this.config, id.subscriptionId)) {
       this.emitForTarget(id, kind, {
         status: "skipped",
         reason: `subscription ${id.subscriptionId} is not in AUTOPROTECT_SUBSCRIPTIONS`,
@@ -457,4 +438,4 @@ export function createEngine(options: EngineOptions): Engine {
   };
 }
 
-export type { PendingOperation, RunOptions } from "./run-context.js";
+export type { PendingOperation, RunError, RunOptions } from "./run-context.js";

@@ -1,4 +1,4 @@
-import { AzureApiError, DeadlineExceededError, ThrottledError } from "../azure/errors.js";
+import { AzureApiError, DeadlineExceededError, ThrottledError, UnavailableError } from "../azure/errors.js";
 import type { OutcomeFields } from "../outcomes/record.js";
 
 export function describeError(error: unknown): { code: string; message: string } {
@@ -15,10 +15,7 @@ export function failureReason(error: unknown): string {
 
 /** A failure that may well pass by itself: the service hung, was unavailable, or the network failed. */
 export function isTransient(error: unknown): boolean {
-  if (error instanceof DeadlineExceededError) return true;
-  if (!(error instanceof AzureApiError)) return false;
-  const status = error.statusCode;
-  return status === undefined || status === 408 || status === 429 || status >= 500;
+  return error instanceof DeadlineExceededError || error instanceof UnavailableError;
 }
 
 /** A first retry of a transient failure; waits.ts stretches it the longer the failure lasts. */

@@ -4,9 +4,15 @@ import type { ClusterResource } from "../model/cluster.js";
 import type { Config } from "../model/config.js";
 import type { OutcomeFields, RunInfo } from "../outcomes/record.js";
 import type { RolloutStateStore } from "../rollout/state-store.js";
-import type { RunError } from "./engine.js";
 
 export type PlanName = "Containers" | "Api";
+
+/** A failure that belongs to no single check (e.g. the subscriptions the identity sees cannot be listed). */
+export interface RunError {
+  readonly scope: string;
+  readonly code: string;
+  readonly message: string;
+}
 
 /** A cluster write an earlier run started and did not wait for: the look that confirms it. */
 export interface PendingOperation {

@@ -2,7 +2,8 @@
  * The manual HTTP trigger's request body: `{ "resourceId": "…" }` or `{ "subscriptionId": "…" }`,
  * optionally `"dryRun": true`. Every rejection names what was wrong, for a problem+json answer.
  */
-import { assertReconcilable, UnsupportedTargetError } from "../engine/engine.js";
+import { inScope } from "../model/config.js";
+import { assertReconcilable, UnsupportedTargetError } from "../model/targets.js";
 import { isSubscriptionIdValid, parseResourceId, ResourceIdError } from "../model/resource-id.js";
 
 /** Bodies are a few hundred bytes; anything much larger is not a reconcile request. */
@@ -61,11 +62,8 @@ export function parseReconcileRequest(
   if (hasResource === hasSubscription) {
     throw new BadRequestError("give exactly one of resourceId and subscriptionId");
   }
-  const inScope = (subscriptionId: string): void => {
-    if (
-      options.subscriptions.length > 0 &&
-      !options.subscriptions.some((s) => s.toLowerCase() === subscriptionId.toLowerCase())
-    ) {
+  const checkScope = (subscriptionId: string): void => {
+    if (!inScope(options, subscriptionId)) {
       throw new BadRequestError(`subscription ${subscriptionId} is not in AUTOPROTECT_SUBSCRIPTIONS`);
     }
   };
@@ -76,7 +74,7 @@ export function parseReconcileRequest(
         `subscriptionId must be a subscription GUID, not ${JSON.stringify(subscriptionId)}`,
       );
     }
-    inScope(subscriptionId.trim());
+    checkScope(subscriptionId.trim());
     return { kind: "subscription", subscriptionId: subscriptionId.trim(), dryRun };
   }
   const resourceId = record.resourceId;
@@ -84,7 +82,7 @@ export function parseReconcileRequest(
   try {
     const parsed = parseResourceId(resourceId);
     assertReconcilable(parsed);
-    inScope(parsed.subscriptionId);
+    checkScope(parsed.subscriptionId);
     return { kind: "resource", resourceId: parsed.id, dryRun };
   } catch (error) {
     if (error instanceof ResourceIdError || error instanceof UnsupportedTargetError) {

@@ -1,5 +1,5 @@
 import { app, type InvocationContext } from "@azure/functions";
-import { reconcileEvents, type EventsResult } from "../engine/events.js";
+import { reconcileEvents, type EventsResult } from "../dispatch/events.js";
 import { EventPayloadError } from "../events/parse.js";
 import { withRunDeadline } from "../azure/call-limits.js";
 import { finishRun, sharedRuntime, triggerRunOptions, TRIGGER_BUDGETS, type Runtime } from "./runtime.js";

@@ -1,6 +1,6 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import { BadRequestError, MAX_REQUEST_BYTES, parseReconcileRequest } from "../events/reconcile-request.js";
-import { reconcileResource } from "../engine/events.js";
+import { reconcileResource } from "../dispatch/events.js";
 import { withRunDeadline } from "../azure/call-limits.js";
 import { finishRun, sharedRuntime, triggerRunOptions, TRIGGER_BUDGETS, type Runtime } from "./runtime.js";
 

@@ -1,10 +1,10 @@
 import { app, type InvocationContext } from "@azure/functions";
 import { RECONCILE_POISON_QUEUE, RECONCILE_QUEUE } from "../azure/queue.js";
 import type { RunResult } from "../engine/engine.js";
-import { poisonOutcomes } from "../engine/poison.js";
-import { parseReconcileMessage, ReconcileMessageError } from "../engine/scheduler.js";
+import { poisonOutcomes } from "../dispatch/poison.js";
+import { parseReconcileMessage, ReconcileMessageError } from "../dispatch/scheduler.js";
 import type { OutcomeRecord } from "../model/outcome.js";
-import { reconcileResource } from "../engine/events.js";
+import { reconcileResource } from "../dispatch/events.js";
 import { withRunDeadline } from "../azure/call-limits.js";
 import {
   finishRun,

@@ -3,7 +3,6 @@ import { CHECK_IDS, isCheckId, type CheckId } from "./checks.js";
 import { DEFAULT_MIN_AUTHORIZED_PREFIX, isInternetWide, parseIpRange } from "./ip-range.js";
 import { isSubscriptionIdValid, parseWorkspaceId, ResourceIdError } from "./resource-id.js";
 import type { Mode } from "./outcome.js";
-import type { CallLimits } from "../azure/call-limits.js";
 
 /** Configuration, read from the environment (the Functions app settings) the same way for every trigger and the CLI. */
 export interface Config {
@@ -26,6 +25,18 @@ export interface Config {
   readonly deferralCapHours: number;
   /** Deadlines of every Azure call. */
   readonly callLimits: CallLimits;
+}
+
+/** Deadlines of every Azure call (src/azure/call-limits.ts applies them). */
+export interface CallLimits {
+  /** One attempt (one HTTP request) may take this long before it is retried. */
+  readonly attemptTimeoutMs: number;
+  /** One call, every attempt and retry included, may take this long. */
+  readonly callDeadlineMs: number;
+  /** A `Retry-After` longer than this is not waited for: the call ends with a ThrottledError. */
+  readonly maxRetryAfterSeconds: number;
+  /** Waiting for a long-running operation (an AKS update) ends after this long. */
+  readonly operationDeadlineMs: number;
 }
 
 export interface IngestionConfig {
@@ -146,6 +157,15 @@ function ingestionConfig(env: Env): IngestionConfig | undefined {
     );
   }
   return { endpoint: url.toString().replace(/\/+$/, ""), ruleId: ruleId.toLowerCase(), stream };
+}
+
+/**
+ * Whether a subscription is in scope: the allow-list, or every subscription when it is empty. Every
+ * entry point and the engine itself ask this one function (ids compare without regard to case).
+ */
+export function inScope(config: Pick<Config, "subscriptions">, subscriptionId: string): boolean {
+  const wanted = subscriptionId.toLowerCase();
+  return config.subscriptions.length === 0 || config.subscriptions.some((s) => s.toLowerCase() === wanted);
 }
 
 export function loadConfig(env: Env = process.env): Config {

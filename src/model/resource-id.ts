@@ -195,23 +195,6 @@ export function parseWorkspaceId(raw: string): ParsedResourceId & { resourceGrou
   return { ...parsed, resourceGroup: parsed.resourceGroup, name };
 }
 
-/** ARM compares ids, types and names without regard to case. */
-export function sameId(a: string, b: string): boolean {
-  return a.replace(/\/+$/, "").toLowerCase() === b.replace(/\/+$/, "").toLowerCase();
-}
-
-export function sameText(a: string | undefined, b: string | undefined): boolean {
-  return a !== undefined && b !== undefined && a.toLowerCase() === b.toLowerCase();
-}
-
-export function subscriptionScope(subscriptionId: string): string {
-  return `/subscriptions/${subscriptionId}`;
-}
-
-export function resourceGroupId(subscriptionId: string, resourceGroup: string): string {
-  return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`;
-}
-
 export function pricingId(subscriptionId: string, plan: string): string {
   return `/subscriptions/${subscriptionId}/providers/Microsoft.Security/pricings/${plan}`;
 }

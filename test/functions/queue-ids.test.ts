@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { parseReconcileMessage, ReconcileMessageError } from "../../src/engine/scheduler.js";
+import { parseReconcileMessage, ReconcileMessageError } from "../../src/dispatch/scheduler.js";
 import { createReconcileQueueHandler } from "../../src/functions/queue.js";
 import { useAzurite } from "../support/azurite.js";
 import { SUB_A, cluster, clusterId, estate } from "../support/estate.js";

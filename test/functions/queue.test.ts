@@ -6,7 +6,7 @@ import {
   createQueueScheduler,
   parseReconcileMessage,
   type ReconcileMessage,
-} from "../../src/engine/scheduler.js";
+} from "../../src/dispatch/scheduler.js";
 import { createPoisonHandler, createReconcileQueueHandler } from "../../src/functions/queue.js";
 import { useAzurite } from "../support/azurite.js";
 import { cluster, clusterId, estate } from "../support/estate.js";

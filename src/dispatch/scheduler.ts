@@ -8,8 +8,8 @@
 import { randomUUID } from "node:crypto";
 import { parseResourceId, ResourceIdError } from "../model/resource-id.js";
 import { assertReconcilable, UnsupportedTargetError } from "../model/targets.js";
-import type { RequeueRequest } from "./requeue.js";
-import type { PendingOperation } from "./run-context.js";
+import type { RequeueRequest } from "../engine/requeue.js";
+import type { PendingOperation } from "../engine/run-context.js";
 
 /** The body of a reconcile message on the queue. */
 export interface ReconcileMessage {

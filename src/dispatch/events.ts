@@ -3,11 +3,11 @@
  * resource they name. Parsing is in `src/events`; this module decides what to run and runs it.
  */
 import { parseEvents, type EventVerdict } from "../events/parse.js";
-import type { Config } from "../model/config.js";
+import { inScope, type Config } from "../model/config.js";
 import type { RunInfo } from "../outcomes/record.js";
 import type { Coalescer } from "./coalesce.js";
-import { mergeRunResults, type Engine, type RunResult } from "./engine.js";
-import type { RunOptions } from "./run-context.js";
+import { mergeRunResults, type Engine, type RunResult } from "../engine/engine.js";
+import type { RunOptions } from "../engine/run-context.js";
 
 export interface EventDispatch {
   readonly engine: Engine;
@@ -40,10 +40,8 @@ export function scopeVerdicts(
   verdicts: readonly EventVerdict[],
   subscriptions: readonly string[],
 ): EventVerdict[] {
-  if (subscriptions.length === 0) return [...verdicts];
-  const inScope = new Set(subscriptions.map((s) => s.toLowerCase()));
   return verdicts.map((verdict) =>
-    verdict.kind === "reconcile" && !inScope.has(verdict.subscriptionId.toLowerCase())
+    verdict.kind === "reconcile" && !inScope({ subscriptions }, verdict.subscriptionId)
       ? {
           kind: "ignored",
           eventId: verdict.eventId,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createCoalescer } from "../../src/engine/coalesce.js";
+import { createCoalescer } from "../../src/dispatch/coalesce.js";
 
 function deferred<T>() {
   let resolve!: (value: T) => void;
