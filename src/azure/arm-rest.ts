@@ -2,7 +2,7 @@ import { createRestError, getClient, type Client, type PathUncheckedResponse } f
 import { createHttpPoller, type OperationResponse, type OperationState } from "@azure/core-lro";
 import { ARM_SCOPE, sdkClientOptions, type AzureConnection } from "./connection.js";
 import { DEFAULT_CALL_LIMITS } from "./call-limits.js";
-import { DeadlineExceededError, toAzureApiError } from "./errors.js";
+import { AzureApiError, DeadlineExceededError, toAzureApiError, UnavailableError } from "./errors.js";
 
 /**
  * An Azure Core REST client for the ARM operations whose published SDK is stale
@@ -34,6 +34,20 @@ function asLroResponse(response: PathUncheckedResponse, ok: readonly string[]): 
 }
 
 /**
+ * A poll of an accepted operation that failed: the write's own answer was fine, so whatever the poll
+ * got (a 412 or 409 on a GET of a status means nothing about the write) is "status unavailable".
+ */
+function unreadableStatus(error: unknown): unknown {
+  const cause = toAzureApiError(error);
+  if (!(cause instanceof AzureApiError) || cause instanceof DeadlineExceededError) return cause;
+  return new UnavailableError(
+    `the write was accepted but its operation's status could not be read: ${cause.message}`,
+    cause.code,
+    cause.statusCode,
+  );
+}
+
+/**
  * Drives an ARM long-running operation with core-lro's own poller (Azure-AsyncOperation,
  * Location or body polling, Retry-After), and returns the final body. Each poll is a call with its
  * own deadline; the whole wait ends after `deadlineMs` with a DeadlineExceededError (scope
@@ -49,7 +63,13 @@ export async function runLongRunningOperation(
   const poller = createHttpPoller<unknown, OperationState<unknown>>(
     {
       sendInitialRequest: async () => asLroResponse(await start(), ok),
-      sendPollRequest: async (path) => asLroResponse(await client.pathUnchecked(path).get(), ok),
+      sendPollRequest: async (path) => {
+        try {
+          return asLroResponse(await client.pathUnchecked(path).get(), ok);
+        } catch (error) {
+          throw unreadableStatus(error);
+        }
+      },
     },
     {
       intervalInMs,

@@ -81,12 +81,25 @@ export class OperationFailedError extends AzureApiError {
   override readonly name = "OperationFailedError";
 }
 
+/** Throttled after the SDK's own retries: look again when Azure said, else in a minute. */
+const THROTTLED_RETRY_SECONDS = 60;
+
 /** The domain error for an answer's status and ARM code. */
-function domainError(message: string, code: string, statusCode: number | undefined): AzureApiError {
+function domainError(
+  message: string,
+  code: string,
+  statusCode: number | undefined,
+  retryAfter: string | undefined,
+): AzureApiError {
+  if (statusCode === 429) {
+    const seconds = Number(retryAfter);
+    const wait = Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : THROTTLED_RETRY_SECONDS;
+    return new ThrottledError(message, code, statusCode, wait);
+  }
   if (statusCode === 404) return new NotFoundError(message, code, statusCode);
   if (statusCode === 412) return new ConflictError(message, code, statusCode);
   if (statusCode === 409 || code === "OperationNotAllowed") return new BusyError(message, code, statusCode);
-  if (statusCode === undefined || statusCode === 408 || statusCode === 429 || statusCode >= 500) {
+  if (statusCode === undefined || statusCode === 408 || statusCode >= 500) {
     return new UnavailableError(message, code, statusCode);
   }
   return new AzureApiError(message, code, statusCode);
@@ -109,7 +122,12 @@ export function toAzureApiError(error: unknown): unknown {
       arm?.code ??
       error.code ??
       (error.statusCode === undefined ? "RequestSendError" : `HTTP${error.statusCode}`);
-    return domainError(arm?.message ?? error.message, code, error.statusCode);
+    return domainError(
+      arm?.message ?? error.message,
+      code,
+      error.statusCode,
+      error.response?.headers.get("retry-after"),
+    );
   }
   // core-lro reports an operation that ended Failed as "The long-running operation has failed. CODE. message".
   if (error instanceof Error && error.message.startsWith("The long-running operation has failed")) {

@@ -8,7 +8,13 @@ import {
   type PlannedApi,
   type RolloutGate,
 } from "../checks/index.js";
-import { AzureApiError, DeadlineExceededError, ThrottledError, isNotFound } from "../azure/errors.js";
+import {
+  AzureApiError,
+  BusyError,
+  ConflictError,
+  DeadlineExceededError,
+  isNotFound,
+} from "../azure/errors.js";
 import type {
   ApiCollectionSnapshot,
   ApimServiceSnapshot,
@@ -45,19 +51,12 @@ const ONBOARDING_CONCURRENCY = 4;
 type OutcomeBody = Pick<OutcomeFields, "status" | "reason" | "action" | "details">;
 
 /**
- * Whether an Azure error means "busy now, try again later" rather than a failure: the one place that
- * says so for onboarding, until the adapters speak domain errors.
+ * Whether an Azure error means "busy now, try again later" rather than a failure: the service is in
+ * another operation, or the collection changed under us. Throttling is outcomeOfError's to report,
+ * with the wait Azure named.
  */
 export function isBusy(error: unknown): boolean {
-  // Throttling that named its own wait is outcomeOfError's to report, with that wait.
-  return (
-    error instanceof AzureApiError &&
-    !(error instanceof ThrottledError) &&
-    (error.statusCode === 409 ||
-      error.statusCode === 412 ||
-      error.statusCode === 429 ||
-      error.code === "OperationNotAllowed")
-  );
+  return error instanceof BusyError || error instanceof ConflictError;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,3 +1,3 @@
-import { describeMatrix } from "./fault-matrix.test.js";
+import { describeMatrix } from "./matrix-suite.js";
 
 describeMatrix((_cell, index) => index % 2 === 1);

@@ -7,7 +7,7 @@ import { faultCode, MATRIX_LIMITS, matrixCells, runCell, type Cell } from "../..
 /**
  * Every ARM call kind the engine makes × every fault, persistent and one-off (bench/fault-matrix.ts):
  * no crash, no missing outcome, the fault's code where it persisted, convergence once it cleared, and
- * a hung call ended at its deadline. Two files split the matrix between the two test workers.
+ * a hung call ended at its deadline. Two test files split the matrix between the two test workers.
  */
 export function describeMatrix(part: (cell: Cell, index: number) => boolean): void {
   const cells = matrixCells().filter(part);
@@ -34,5 +34,3 @@ export function describeMatrix(part: (cell: Cell, index: number) => boolean): vo
     });
   });
 }
-
-describeMatrix((_cell, index) => index % 2 === 0);

@@ -1,0 +1,3 @@
+import { describeMatrix } from "./matrix-suite.js";
+
+describeMatrix((_cell, index) => index % 2 === 0);
