@@ -1,7 +1,7 @@
 /**
  * The fault matrix: every kind of ARM call the engine makes × every kind of fault Azure throws at it,
  * persistent and one-off, through the simulator and the real SDK clients. Each cell runs one
- * enforce-mode sweep (and a reconcile of one cluster, so single reads are hit too) with the fault in
+ * enforce-mode sweep (and a reconcile of one cluster and one API, so single reads are hit too) with the fault in
  * place, then clears it and runs again until the estate converges, and records:
  *
  * - whether the run crashed (it must not: every failure is an outcome);
@@ -351,6 +351,7 @@ export async function runCell(cell: Cell, stateDir: string): Promise<CellResult>
   const targets: ReconcileTarget[] = [
     { kind: "subscription", subscriptionId: MATRIX_SUB },
     { kind: "resource", resourceId: clusterId("aks-open") },
+    { kind: "resource", resourceId: `${SERVICE_ID}/apis/${API_NAMES[0] ?? "orders"}` },
   ];
   try {
     sim.injectFault(faultSpec(cell));

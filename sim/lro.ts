@@ -77,6 +77,8 @@ export function pollOperation(
     operation.pollsLeft -= 1;
     return operation;
   }
+  // An operation that takes time (AKS updates take minutes) runs until the clock has moved that far.
+  if (ctx.state.now().getTime() - Date.parse(operation.startTime) < ctx.lroDurationMs) return operation;
   operation.endTime = ctx.state.now().toISOString();
   if (operation.failure === undefined) {
     operation.status = "Succeeded";

@@ -55,6 +55,11 @@ export interface SimulatorOptions {
   /** InProgress answers a long-running operation gives before it ends. Default 1. */
   lroPolls?: number;
   /**
+   * Simulated time (the simulator's clock) a long-running operation takes before it can end, on top of
+   * `lroPolls` polls: AKS updates take minutes. Default 0.
+   */
+  lroDurationMs?: number;
+  /**
    * The simulator's clock, for metrics, `$retryUntil`, operation and plan timestamps and the history of
    * onboarded APIs. Default: from the estate's `now` at real speed, else real time. A fake clock lets
    * tests move time forward; it replaces the estate's `now`.
@@ -249,6 +254,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const latencyMs = Math.max(0, options.latencyMs ?? 0);
   const pageSize = Math.max(1, Math.floor(options.pageSize ?? 50));
   const lroPolls = Math.max(0, Math.floor(options.lroPolls ?? 1));
+  const lroDurationMs = Math.max(0, options.lroDurationMs ?? 0);
   const logs = new LogsStore(options.ingestion, state.now);
   if (estate.logs !== undefined) {
     try {
@@ -541,6 +547,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       endpoint,
       pageSize,
       lroPolls,
+      lroDurationMs,
       metrics,
       takeLroFault: () => {
         const taken = faults.take(method, path, ["lro-failed", "lro-stuck"]);

@@ -31,6 +31,8 @@ export interface RouteContext {
   readonly endpoint: string;
   readonly pageSize: number;
   readonly lroPolls: number;
+  /** Simulated time a long-running operation takes, on top of `lroPolls` polls. */
+  readonly lroDurationMs: number;
   /** How the metrics API serves the capacity model (see capacity.ts). */
   readonly metrics: MetricsSettings;
   /** Takes (counts down) a pending `lro-failed` or `lro-stuck` fault that matches this request, if any. */

@@ -122,6 +122,38 @@ describe("Event Grid trigger", () => {
     expect(clusterPuts(world, "aks-new")).toHaveLength(1);
   });
 
+  it("answers within Event Grid's budget while AKS takes 10 minutes, and the outcome still arrives", async () => {
+    let now = Date.parse("2026-11-25T10:00:00Z");
+    world = await startFunctionsWorld(estate([cluster("aks-slow")]), azurite(), {}, undefined, undefined, {
+      sim: { clock: () => new Date(now), lroDurationMs: 10 * 60_000 },
+    });
+    const started = Date.now();
+    const result = await deliver(world, clusterWritten(clusterId("aks-slow")));
+    // Well within the 30 s Event Grid waits for (the handler never polls the operation).
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const operationPolls = () => world?.sim.requests.filter((r) => /\/operations\//.test(r.path)).length;
+    expect(operationPolls()).toBe(0);
+    const queue = createReconcileQueueHandler(() => (world as FunctionsWorld).runtime);
+    const sensor = (r: EventsResult | undefined) =>
+      r?.outcomes.find((o) => o.Check === "aks.defender-sensor" && o.ResourceId === clusterId("aks-slow"));
+    expect(sensor(result)?.Status).toBe("deferred");
+
+    // A minute on, the queued look finds the update running; ten minutes on, done.
+    now += 60_000;
+    const running = await queue(
+      await pendingLook(world, result as EventsResult, clusterId("aks-slow")),
+      world.context(),
+    );
+    expect(sensor(running as EventsResult)?.Status).toBe("deferred");
+    now += 10 * 60_000;
+    const done = await queue(
+      await pendingLook(world, running as EventsResult, clusterId("aks-slow")),
+      world.context(),
+    );
+    expect(sensor(done as EventsResult)).toMatchObject({ Status: "remediated" });
+    expect(clusterPuts(world, "aks-slow")).toHaveLength(1);
+  });
+
   it("writes once however often the same event is delivered, in sequence or all at once", async () => {
     world = await startFunctionsWorld(estate([cluster("aks-dup"), cluster("aks-storm")]), azurite());
     const event = clusterWritten(clusterId("aks-dup"));

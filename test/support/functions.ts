@@ -5,6 +5,7 @@ import {
   type Estate,
   type IngestionOptions,
   type SimEvent,
+  type SimulatorOptions,
   type Simulator,
 } from "../../sim/index.js";
 import { simulatorCredential } from "../../src/cli/simulate.js";
@@ -33,9 +34,14 @@ export async function startFunctionsWorld(
   env: Record<string, string> = {},
   onEvent?: (event: SimEvent) => void,
   credential: TokenCredential = simulatorCredential,
-  options: { ingestion?: IngestionOptions; ingestionToSimulator?: boolean } = {},
+  options: {
+    ingestion?: IngestionOptions;
+    ingestionToSimulator?: boolean;
+    sim?: Pick<SimulatorOptions, "clock" | "lroDurationMs">;
+  } = {},
 ): Promise<FunctionsWorld> {
   const sim = await startSimulator({
+    ...options.sim,
     estate,
     ...(onEvent === undefined ? {} : { onEvent }),
     ...(options.ingestion === undefined ? {} : { ingestion: options.ingestion }),
