@@ -436,7 +436,9 @@ export async function reconcileApimService(
   }
   const focus = focusApi?.toLowerCase();
   if (focus !== undefined && !view.apis.some((a) => isSeparateApi(a) && a.name.toLowerCase() === focus)) {
+    // A run about one API acts on that API: gone, it is one outcome and no rollout step.
     out.missing("the API no longer exists");
+    return;
   }
   const inventory = inventoryApis(view, run.config.excludeTag);
   const { gate, writes } = await decideRollout(run, view.service, inventory);

@@ -254,24 +254,37 @@ class Run implements RunContext {
   ): Promise<void> {
     const target = api ?? serviceId;
     const kind = api === undefined ? "apim-service" : "apim-api";
-    let service;
-    try {
-      service = await this.azure.apim.getService(serviceId.id);
-    } catch (error) {
-      this.emitForTarget(target, kind, outcomeOfError(error));
-      return;
-    }
-    if (service === undefined) {
-      const what =
-        api === undefined
-          ? "no such API Management service"
-          : "no such API (its API Management service does not exist)";
+    const notFound = (what: string): void => {
       this.emitForTarget(
         target,
         kind,
         { status: "skipped", reason: `not found: ${what}`, details: { notFound: true } },
         true,
       );
+    };
+    let service;
+    let apiExists = true;
+    try {
+      service = await this.azure.apim.getService(serviceId.id);
+      // An API run looks for the API itself before anything is written on its behalf.
+      const name = api?.names[1]?.toLowerCase();
+      if (service !== undefined && name !== undefined) {
+        apiExists = (await this.azure.apim.listApis(service.id)).some((a) => a.name.toLowerCase() === name);
+      }
+    } catch (error) {
+      this.emitForTarget(target, kind, outcomeOfError(error));
+      return;
+    }
+    if (service === undefined) {
+      notFound(
+        api === undefined
+          ? "no such API Management service"
+          : "no such API (its API Management service does not exist)",
+      );
+      return;
+    }
+    if (!apiExists) {
+      notFound("no such API in this API Management service");
       return;
     }
     if (!isConsumptionTier(service)) this.notePlanUser(serviceId.subscriptionId, "Api");

@@ -287,12 +287,18 @@ describe("API onboarding through the engine, against the simulator", () => {
     expect([...byApi.keys()].sort()).toEqual(["api-000", "api-001", "api-003"]);
     expect(collectionWrites(world, "PUT")).toEqual(["api-000", "api-001"]);
 
+  });
+
+  it("says once that an API it was asked about does not exist, and onboards no other API for it", async () => {
+    const service = apimService("apim-dev", "Developer");
+    // The plan is off and a first rollout step is due: either would be written for a run on the service.
+    const { world, run } = await startApimWorld(apimEstate([service, ...apis("apim-dev", 4)], {}, "Free"));
     const gone = await run("enforce", [
       { kind: "resource", resourceId: `${serviceId("apim-dev")}/apis/deleted-api` },
     ]);
-    expect(apiOutcomes(gone.outcomes).get("deleted-api")).toMatchObject({
-      Status: "skipped",
-      Reason: "the API no longer exists",
-    });
+    expect(gone.outcomes).toHaveLength(1);
+    expect(apiOutcomes(gone.outcomes).get("deleted-api")).toMatchObject({ Status: "skipped" });
+    expect(gone.outcomes[0]?.Reason).toMatch(/not found/);
+    expect(writes(world.sim)).toEqual([]);
   });
 });
