@@ -182,6 +182,41 @@ describe("every wait ends: hung calls and stuck operations from the estate", () 
     }
   });
 
+  it("turns a deferral that lasts past the cap into manual with its last reason, and keeps it there", async () => {
+    const { path, env } = await scenario({
+      ...estate([cluster("aks-busy", { properties: { provisioningState: "Upgrading" } })]),
+      now: "2026-11-25T10:00:00Z",
+    });
+    const day1 = join(dir, "cap-1.json");
+    const first = await cli(["sweep", "--simulate", path, "--json", "--save-estate", day1], env);
+    expect(statusOf(records(first.stdout), "aks.azure-policy")).toEqual({ "aks-busy": "deferred" });
+
+    // Still busy 23 hours on: still deferred. Past 24 hours: a person must look.
+    const day2 = join(dir, "cap-2.json");
+    const second = await cli(
+      ["sweep", "--simulate", day1, "--advance", "23h", "--json", "--save-estate", day2],
+      env,
+    );
+    expect(statusOf(records(second.stdout), "aks.azure-policy")).toEqual({ "aks-busy": "deferred" });
+    const day3 = join(dir, "cap-3.json");
+    const third = await cli(
+      ["sweep", "--simulate", day2, "--advance", "2h", "--json", "--save-estate", day3],
+      env,
+    );
+    const capped = records(third.stdout).find(
+      (o) => o.Check === "aks.azure-policy" && o.ResourceId === clusterId("aks-busy"),
+    );
+    expect(capped?.Status).toBe("manual");
+    expect(capped?.Reason).toMatch(/^still waiting after 1 day\(s\) \(since 2026-11-25T10:00:0\d/);
+    expect(capped?.Reason).toContain("Upgrading");
+    expect(capped?.Details).toMatchObject({
+      waitingSince: expect.stringMatching(/^2026-11-25T10:00/) as unknown,
+    });
+    // It stays manual while the wait lasts; the next run does not start a new 24 hours.
+    const fourth = await cli(["sweep", "--simulate", day3, "--advance", "1h", "--json"], env);
+    expect(statusOf(records(fourth.stdout), "aks.azure-policy")).toEqual({ "aks-busy": "manual" });
+  });
+
   it("stops waiting for an update that stays in progress, and defers the checks it was for", async () => {
     const { path, env } = await scenario({
       ...estate([cluster("aks-open")]),

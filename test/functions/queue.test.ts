@@ -94,6 +94,28 @@ describe("delayed reconcile work on an Azure Storage queue (Azurite)", () => {
     expect(result?.outcomes.every((o) => o.Trigger === "queue" && o.CorrelationId === "corr-q")).toBe(true);
   });
 
+  it("checks scope where the work runs: a look queued before its subscription left the allow-list writes nothing", async () => {
+    world = await startFunctionsWorld(estate([cluster("aks-out")]), azurite(), {
+      AUTOPROTECT_SUBSCRIPTIONS: "0a1b2c3d-0000-4000-8000-0000000000ff",
+    });
+    const { scheduler, queue } = isolatedScheduler();
+    const runtime = { ...world.runtime, scheduler };
+    await scheduler.schedule(
+      [{ resourceId: clusterId("aks-out"), afterSeconds: 0, reason: "retry" }],
+      "corr-s",
+    );
+    const [message] = await receiveAll(queue);
+    world.sim.clearRequests();
+    const result = await createReconcileQueueHandler(() => runtime)(message, world.context("reconcileQueue"));
+    expect(world.sim.requests).toEqual([]);
+    const outcomes = result?.outcomes ?? [];
+    expect(outcomes.length).toBeGreaterThan(0);
+    for (const outcome of outcomes) {
+      expect(outcome).toMatchObject({ Status: "skipped", ResourceId: clusterId("aks-out") });
+      expect(outcome.Reason).toContain("not in AUTOPROTECT_SUBSCRIPTIONS");
+    }
+  });
+
   it("schedules a failing run's retry itself, later each time; the poison queue turns given-up work into failed outcomes", async () => {
     world = await startFunctionsWorld(estate([cluster("aks-broken")]), azurite());
     const { scheduler, queue, ledger } = isolatedScheduler();
