@@ -30,7 +30,7 @@ export interface AppOptions {
   /** Where outcomes are delivered, when not `config.ingestion` (under --simulate, the simulator's). */
   readonly ingestion?: IngestionConfig | undefined;
   /** The engine's clock, progress and streaming hooks. */
-  readonly engine?: Pick<EngineOptions, "now" | "onOutcome" | "onDiscovered" | "concurrency">;
+  readonly engine?: Pick<EngineOptions, "now" | "onOutcome" | "onDiscovered" | "onSettled" | "concurrency">;
 }
 
 export interface App {

@@ -275,7 +275,7 @@ async function decideRollout(
     return hold("waiting for the Defender for APIs plan to be on in this subscription", PLAN_RETRY_SECONDS);
   }
   if (run.timeLeftMs() < MIN_TIME_FOR_A_STEP_MS) {
-    const { reason, details = {} } = budgetExhausted();
+    const { reason, details = {} } = budgetExhausted(run.options.stop?.aborted === true);
     const retry =
       typeof details.retryAfterSeconds === "number" ? details.retryAfterSeconds : READ_RETRY_SECONDS;
     return { gate: { kind: "held", reason, retryAfterSeconds: retry, details }, writes: new Map() };

@@ -239,7 +239,7 @@ export async function reconcileCluster(
   const out = outcomes(run, id);
   if (out.checks.length === 0) return;
   if (run.timeLeftMs() < MIN_TIME_FOR_A_CLUSTER_MS) {
-    out.emitAll(budgetExhausted());
+    out.emitAll(budgetExhausted(run.options.stop?.aborted === true));
     return;
   }
   const pending = run.options.pendingOperations?.find(

@@ -40,8 +40,16 @@ export interface EngineOptions {
   readonly concurrency?: number;
   /** Called as each outcome is decided, for progress and streaming sinks. */
   readonly onOutcome?: (outcome: OutcomeRecord) => void;
-  /** Called with the number of clusters found in a subscription, before they are reconciled (for progress). */
+  /**
+   * Called with the number of resources of a kind found in a subscription (its two plans, its clusters,
+   * its APIM services), before they are reconciled, for progress.
+   */
   readonly onDiscovered?: (count: number) => void;
+  /**
+   * Called when a resource found in a listing (or a plan) is done: every outcome of it, and of its
+   * children (an APIM service's APIs), has been emitted. For output that streams per resource.
+   */
+  readonly onSettled?: (resourceId: string) => void;
   /** Durable rollout progress per APIM service; without it APIM onboarding only reports (never onboards). */
   readonly rolloutStore?: RolloutStateStore;
   /** Since when checks have been waiting; without it waits are not capped (tests of single runs). */
@@ -88,7 +96,7 @@ class Run implements RunContext {
     this.errors.push(error);
   }
   timeLeftMs(): number {
-    return runTimeLeftMs();
+    return this.options.stop?.aborted === true ? 0 : runTimeLeftMs();
   }
 
   emit(fields: OutcomeFields): void {
@@ -193,7 +201,7 @@ class Run implements RunContext {
       return;
     }
     if (this.timeLeftMs() <= 0) {
-      this.emitForTarget(id, kind, budgetExhausted());
+      this.emitForTarget(id, kind, budgetExhausted(this.options.stop?.aborted === true));
       return;
     }
     await this.reconcileKind(id, kind);
@@ -294,9 +302,14 @@ class Run implements RunContext {
 
   private async reconcileSubscription(id: ParsedResourceId): Promise<void> {
     const subscriptionId = id.subscriptionId;
+    const plan = (name: PlanName): string =>
+      `/subscriptions/${subscriptionId}/providers/Microsoft.Security/pricings/${name}`;
+    this.engine.onDiscovered?.(2);
     await this.planReady(subscriptionId, "Containers");
+    this.engine.onSettled?.(plan("Containers"));
     await this.reconcileClusters(subscriptionId);
     await this.planReady(subscriptionId, "Api");
+    this.engine.onSettled?.(plan("Api"));
     await this.reconcileApimServices(subscriptionId);
   }
 
@@ -329,10 +342,11 @@ class Run implements RunContext {
       this.listingFailed(subscriptionId, ["apim.api-onboarding"], "listing API Management services", error);
       return;
     }
-    this.engine.onDiscovered?.(0);
-    await forEachConcurrently(services, this.engine.concurrency ?? 8, (service) =>
-      reconcileApimService(this, service.id, service, undefined),
-    );
+    this.engine.onDiscovered?.(services.length);
+    await forEachConcurrently(services, this.engine.concurrency ?? 8, async (service) => {
+      await reconcileApimService(this, service.id, service, undefined);
+      this.engine.onSettled?.(service.id);
+    });
   }
 
   private async reconcileClusters(subscriptionId: string): Promise<void> {
@@ -347,7 +361,9 @@ class Run implements RunContext {
     }
     this.engine.onDiscovered?.(clusters.length);
     await forEachConcurrently(clusters, this.engine.concurrency ?? 8, async (cluster) => {
-      if (cluster.id !== undefined) await reconcileCluster(this, parseResourceId(cluster.id), cluster);
+      if (cluster.id === undefined) return;
+      await reconcileCluster(this, parseResourceId(cluster.id), cluster);
+      this.engine.onSettled?.(cluster.id);
     });
   }
 

@@ -66,8 +66,18 @@ export function outcomeOfError(error: unknown, what?: string): ErrorOutcome {
   };
 }
 
-/** The outcome of a check that never started because the run's budget had run out. */
-export function budgetExhausted(): ErrorOutcome {
+/**
+ * The outcome of a check that never started because the run's budget had run out, or because the run
+ * was asked to stop (`interrupted`: the CLI's Ctrl-C).
+ */
+export function budgetExhausted(interrupted = false): ErrorOutcome {
+  if (interrupted) {
+    return {
+      status: "deferred",
+      reason: "the run was interrupted before this check started; run again to continue",
+      details: { code: "RunInterrupted", retryAfterSeconds: BUDGET_RETRY_SECONDS },
+    };
+  }
   return {
     status: "deferred",
     reason: "the run's time budget ran out before this check started; it continues in a queued look",

@@ -36,6 +36,12 @@ export interface RunOptions {
   readonly operations?: "wait" | "start";
   /** Writes started by earlier runs on the targets of this one, to confirm. */
   readonly pendingOperations?: readonly PendingOperation[];
+  /**
+   * Aborted when the run is asked to stop (the CLI's Ctrl-C): no new resource is started, and each one
+   * left gets the outcome of a run out of time (`deferred`), saying it was interrupted. Writes in flight
+   * finish or reach their deadline.
+   */
+  readonly stop?: AbortSignal;
 }
 
 /** What one run shares with the per-kind reconcilers: configuration, Azure, caches and the outcome stream. */
