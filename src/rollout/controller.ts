@@ -14,6 +14,7 @@ import type {
   PendingRollback,
   RolloutDecision,
   RolloutInput,
+  RolloutLook,
   RolloutSettings,
   RolloutState,
   StepRecord,
@@ -30,6 +31,8 @@ const COOL_DOWN_SECONDS = 600;
 const IN_PROGRESS_RETRY_SECONDS = 120;
 /** How soon a rollback's DELETEs that failed are tried again. */
 const ROLLBACK_RETRY_SECONDS = 120;
+/** How often a paused rollout is looked at: cheap reads, so a resume takes effect within this long. */
+const PAUSED_LOOK_SECONDS = 900;
 /** Never look again sooner than this, even with a zero rollout interval (metrics need a minute). */
 const MIN_LOOK_SECONDS = 60;
 /** Points kept free under the limit: metric noise and the next minute's traffic live there. */
@@ -554,6 +557,38 @@ function owedRollback(
 }
 
 /**
+ * A person paused the rollout: no step, whatever capacity says. Pending APIs wait (deferred, never
+ * escalated: the person knows), with the pause in the reason. A rollback owed, or due to a critical
+ * reading, still comes first: it takes load off the instance. Waiting for capacity starts afresh after
+ * the resume, so a long pause does not read as a long wait for capacity.
+ */
+function pauseRule(ctx: Context): RolloutDecision | undefined {
+  const { paused } = ctx.state;
+  if (paused === undefined) return undefined;
+  const { waitingSince: _resetOnResume, ...state } = ctx.state;
+  const note = paused.note === undefined ? "" : ` (${paused.note})`;
+  return decide(ctx, {
+    decision: "paused",
+    state,
+    pending: {
+      kind: "waiting",
+      reason:
+        `rollout paused by ${paused.by} since ${paused.since}${note}: no onboarding step until ` +
+        `'autoprotect rollout resume ${ctx.input.serviceId}'`,
+      retryAfterSeconds: PAUSED_LOOK_SECONDS,
+    },
+    nextLookSeconds: PAUSED_LOOK_SECONDS,
+    details: {
+      paused: {
+        since: paused.since,
+        by: paused.by,
+        ...(paused.note === undefined ? {} : { note: paused.note }),
+      },
+    },
+  });
+}
+
+/**
  * Capacity holds onboarding up (no data, at or over the limit, or no room for one more API under it):
  * wait, and hand over to a person once that has lasted longer than the configured time.
  */
@@ -757,7 +792,26 @@ function stepRule(ctx: Context): RolloutDecision {
  */
 export function decideRolloutStep(input: RolloutInput): RolloutDecision {
   const ctx = observe(input);
-  return rollbackRule(ctx) ?? capacityRule(ctx) ?? holdRule(ctx) ?? stepRule(ctx);
+  const decision = rollbackRule(ctx) ?? pauseRule(ctx) ?? capacityRule(ctx) ?? holdRule(ctx) ?? stepRule(ctx);
+  return withLook(ctx, decision);
+}
+
+/** The decision's state remembers what this look saw and decided, for people (`rollout status`). */
+function withLook(ctx: Context, decision: RolloutDecision): RolloutDecision {
+  const { input } = ctx;
+  const lastLook: RolloutLook = {
+    at: ctx.nowIso,
+    decision: typeof decision.details.decision === "string" ? decision.details.decision : "unknown",
+    metric: input.reading.metric,
+    ...(ctx.percent === undefined ? {} : { percent: round1(Math.min(100, Math.max(0, ctx.percent))) }),
+    onboarded: input.onboarded.length,
+    pending: input.pending.length,
+    inProgress: input.inProgress.length,
+    ...(decision.nextLookSeconds === undefined
+      ? {}
+      : { nextLookAt: addSeconds(ctx.now, decision.nextLookSeconds) }),
+  };
+  return { ...decision, nextState: { ...decision.nextState, lastLook } };
 }
 
 /**

@@ -3,6 +3,8 @@ import {
   ROLLOUT_SCHEMA_VERSION,
   type FailureStreak,
   type PendingRollback,
+  type RolloutLook,
+  type RolloutPause,
   type RolloutState,
   type StepRecord,
 } from "./types.js";
@@ -171,13 +173,43 @@ function readInProgressSince(
   return Object.fromEntries(Object.keys(value).map((name) => [name, required(name, time)]));
 }
 
+function readPause(value: Record<string, unknown>, fail: (reason: string) => never): RolloutPause {
+  const { required, optional } = fieldsOf(value, "paused.", fail);
+  return {
+    since: required("since", time),
+    by: required("by", text),
+    ...defined("note", optional("note", text)),
+  };
+}
+
+function readLook(value: Record<string, unknown>, fail: (reason: string) => never): RolloutLook {
+  const { required, optional } = fieldsOf(value, "lastLook.", fail);
+  return {
+    at: required("at", time),
+    decision: required("decision", text),
+    metric: required("metric", text),
+    ...defined("percent", optional("percent", percent)),
+    onboarded: required("onboarded", count),
+    pending: required("pending", count),
+    inProgress: required("inProgress", count),
+    ...defined("nextLookAt", optional("nextLookAt", time)),
+  };
+}
+
 /** `{ key: value }` when the value is defined, else nothing: optional fields stay absent, never `undefined`. */
 function defined<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
-/** Schema version 2, field by field: a bad date or number is named, never read as "no value". */
-function readCurrent(s: Record<string, unknown>, fail: (reason: string) => never): RolloutState {
+/**
+ * Schema versions 2 and 3, field by field: a bad date or number is named, never read as "no value".
+ * Version 2 had no pause and no last look (it is upgraded without them).
+ */
+function readCurrent(
+  s: Record<string, unknown>,
+  fail: (reason: string) => never,
+  version: 2 | 3,
+): RolloutState {
   const { required, optional } = fieldsOf(s, "", fail);
   const serviceId = required("serviceId", text);
   if (serviceId === "") fail("serviceId is empty");
@@ -200,6 +232,18 @@ function readCurrent(s: Record<string, unknown>, fail: (reason: string) => never
     ...defined("failures", failures === undefined ? undefined : readFailures(failures, fail)),
     inProgressSince: readInProgressSince(required("inProgressSince", object), fail),
     ...defined("lateFinishAt", optional("lateFinishAt", time)),
+    ...(version < 3 ? {} : v3Fields(optional("paused", object), optional("lastLook", object), fail)),
+  };
+}
+
+function v3Fields(
+  paused: Record<string, unknown> | undefined,
+  lastLook: Record<string, unknown> | undefined,
+  fail: (reason: string) => never,
+): Pick<RolloutState, "paused" | "lastLook"> {
+  return {
+    ...defined("paused", paused === undefined ? undefined : readPause(paused, fail)),
+    ...defined("lastLook", lastLook === undefined ? undefined : readLook(lastLook, fail)),
   };
 }
 
@@ -252,7 +296,7 @@ export function toRolloutState(value: unknown, location: string): RolloutState {
   if (!isRecord(value)) return fail("the state is not a JSON object");
   const version = value.schemaVersion;
   if (version === undefined) return readVersion1(value, fail);
-  if (version === ROLLOUT_SCHEMA_VERSION) return readCurrent(value, fail);
+  if (version === 2 || version === ROLLOUT_SCHEMA_VERSION) return readCurrent(value, fail, version);
   return fail(
     `schemaVersion ${JSON.stringify(version)} is not one this autoprotect knows (it writes ` +
       `${String(ROLLOUT_SCHEMA_VERSION)}; a newer version may have written it)`,

@@ -1,7 +1,11 @@
 import type { CapacityReading } from "../model/apim.js";
 
-/** The version of RolloutState this code writes; older versions are upgraded on read, newer ones refused. */
-export const ROLLOUT_SCHEMA_VERSION = 2;
+/**
+ * The version of RolloutState this code writes; older versions are upgraded on read, newer ones refused.
+ * Version 3 added `paused` and `lastLook`: an older autoprotect must refuse a paused rollout rather
+ * than drop the pause and carry on.
+ */
+export const ROLLOUT_SCHEMA_VERSION = 3;
 
 /** Durable progress of one APIM service's onboarding rollout. */
 export interface RolloutState {
@@ -30,6 +34,32 @@ export interface RolloutState {
   readonly inProgressSince: Readonly<Record<string, string>>;
   /** When an onboarding seen running was last seen finished (ISO 8601): no step until the metric shows it. */
   readonly lateFinishAt?: string;
+  /** Set by a person (`autoprotect rollout pause`): no step is taken until it is removed (`resume`). */
+  readonly paused?: RolloutPause;
+  /** What the last enforce run saw and decided, for `autoprotect rollout status` and the workbook. */
+  readonly lastLook?: RolloutLook;
+}
+
+export interface RolloutPause {
+  /** When it was paused (ISO 8601). */
+  readonly since: string;
+  /** Who or what paused it (the signed-in user, or "autoprotect CLI"), and why, as given. */
+  readonly by: string;
+  readonly note?: string;
+}
+
+export interface RolloutLook {
+  readonly at: string;
+  /** The controller's decision: step, wait, pause, rollback, manual, done, paused. */
+  readonly decision: string;
+  readonly metric: string;
+  /** The capacity reading the decision was taken on; absent without data. */
+  readonly percent?: number;
+  readonly onboarded: number;
+  readonly pending: number;
+  readonly inProgress: number;
+  /** When the controller wants to look again (ISO 8601); absent when nothing is left. */
+  readonly nextLookAt?: string;
 }
 
 export interface StepRecord {

@@ -106,7 +106,7 @@ describe("a failed step", () => {
     );
     // A step claimed 40 minutes ago by a run that died before its PUTs and before recording anything.
     const claimed: RolloutState = {
-      schemaVersion: 2,
+      schemaVersion: 3,
       serviceId: service.id,
       batchSize: 2,
       steps: 1,

@@ -181,7 +181,7 @@ describe("a full disk", () => {
     await expect(
       store.put(
         {
-          schemaVersion: 2,
+          schemaVersion: 3,
           serviceId,
           batchSize: 1,
           steps: 0,

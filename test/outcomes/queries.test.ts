@@ -217,7 +217,7 @@ function rolloutInput(percent: number | undefined, overrides: Partial<RolloutInp
 function rolloutDetails(): Record<string, unknown>[] {
   const minutesAgo = (m: number): string => new Date(T0.getTime() - m * 60_000).toISOString();
   const state: RolloutState = {
-    schemaVersion: 2,
+    schemaVersion: 3,
     serviceId: SERVICE,
     batchSize: 2,
     lastStep: { at: minutesAgo(5), batch: ["a"], readingBefore: 20 },

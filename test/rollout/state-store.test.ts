@@ -25,7 +25,7 @@ function serviceId(subscription: string = randomUUID(), name = `apim-${randomUUI
 
 function sampleState(id: string, overrides: Partial<RolloutState> = {}): RolloutState {
   return {
-    schemaVersion: 2,
+    schemaVersion: 3,
     serviceId: id,
     batchSize: 2,
     steps: 0,
@@ -244,7 +244,7 @@ describe("reading a stored rollout state", () => {
       { inProgressSince: { billing: 12 } },
       "inProgressSince.billing is not an ISO 8601 time",
     ],
-    ["a newer schema", { schemaVersion: 3 }, "schemaVersion 3 is not one this autoprotect knows"],
+    ["a newer schema", { schemaVersion: 4 }, "schemaVersion 4 is not one this autoprotect knows"],
   ];
   for (const [what, change, message] of damaged) {
     it(`refuses ${what}, naming the field and how to repair it`, () => {
