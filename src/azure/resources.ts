@@ -3,9 +3,20 @@ import { SubscriptionClient } from "@azure/arm-resources-subscriptions";
 import { perSubscription, sdkClientOptions, type AzureConnection } from "./connection.js";
 import { azureCall, isNotFound } from "./errors.js";
 
+/** A subscription the identity can see, as people name it. */
+export interface SubscriptionInfo {
+  readonly subscriptionId: string;
+  readonly displayName: string;
+  readonly state: string;
+  readonly tenantId?: string;
+}
+
 /** Azure Resource Manager itself: subscriptions the identity can see, resource groups (for their tags). */
 export interface ResourcesAdapter {
+  /** Ids of the subscriptions the identity can see that are not disabled. */
   listSubscriptionIds(): Promise<string[]>;
+  /** Every subscription the identity can see, with its display name and state (names resolve to ids). */
+  listSubscriptions(): Promise<SubscriptionInfo[]>;
   /** The group's tags; undefined when the group does not exist. */
   getResourceGroupTags(
     subscriptionId: string,
@@ -20,6 +31,20 @@ export function createResourcesAdapter(connection: AzureConnection): ResourcesAd
     (subscriptionId) => new ResourceManagementClient(connection.credential, subscriptionId, options),
   );
   return {
+    listSubscriptions: () =>
+      azureCall(async () => {
+        const found: SubscriptionInfo[] = [];
+        for await (const subscription of subscriptionClient.subscriptions.list()) {
+          if (subscription.subscriptionId === undefined) continue;
+          found.push({
+            subscriptionId: subscription.subscriptionId,
+            displayName: subscription.displayName ?? "",
+            state: subscription.state ?? "Enabled",
+            ...(subscription.tenantId === undefined ? {} : { tenantId: subscription.tenantId }),
+          });
+        }
+        return found;
+      }),
     listSubscriptionIds: () =>
       azureCall(async () => {
         const ids: string[] = [];

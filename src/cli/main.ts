@@ -1,26 +1,36 @@
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { DefaultAzureCredential } from "@azure/identity";
-import { createApp } from "../app.js";
+import { createApp, type App } from "../app.js";
 import type { AzureConnection } from "../azure/index.js";
 import { dispatchVerdicts } from "../dispatch/events.js";
 import type { ReconcileTarget, RunResult } from "../engine/engine.js";
 import { EventPayloadError, parseEvents, parsePayloadText, type EventVerdict } from "../events/parse.js";
-import { ConfigError, inScope, loadConfig, type Config } from "../model/config.js";
-import type { OutcomeRecord } from "../model/outcome.js";
+import { ConfigError, type Config } from "../model/config.js";
 import { isSubscriptionIdValid, parseResourceId, ResourceIdError } from "../model/resource-id.js";
 import { assertReconcilable, UnsupportedTargetError } from "../model/targets.js";
-import { parseCliArguments, USAGE, UsageError, type CliArguments } from "./args.js";
+import { parseCommandLine, UsageError, type CliArguments } from "./args.js";
+import { enforceBanner, isYes } from "./confirm.js";
 import { deliver } from "./deliver.js";
-import type { CliIo } from "./io.js";
-import { describeRequeue, ProgressBar, renderTable, summarise } from "./render.js";
+import { commandHelp, overviewHelp, packageVersion, versionText } from "./help.js";
+import type { CliIo, Interrupt } from "./io.js";
+import { createOutcomeOutput, guard, type GuardedStream, type OutcomeOutput } from "./output.js";
+import { describeRequeue, summarise } from "./render.js";
 import { runReport } from "./report.js";
+import { runRollout } from "./rollout.js";
+import { renderSarif } from "./sarif.js";
+import { checkAllowed, checkSignIn, resolveSubscriptions, ScopeError, SignInError } from "./scope.js";
+import { loadSettings, SettingsError, type Settings } from "./settings.js";
 import { EstateInputError, startSimulatedAzure, type SimulatedAzure } from "./simulate.js";
+import { runSnapshot } from "./snapshot.js";
 
-export type { CliIo, OutputStream } from "./io.js";
+export type { CliIo, Interrupt, OutputStream } from "./io.js";
 
 /** Bad usage or bad input: exit 2 with one line, before anything is written anywhere. */
 class InputError extends Error {}
+
+/** Exit status of a run stopped by Ctrl-C or a termination request (128 + SIGINT). */
+export const EXIT_INTERRUPTED = 130;
 
 /** Reads and parses `event`'s input; every malformed event is bad input (exit 2, nothing run). */
 async function eventVerdicts(args: CliArguments, io: CliIo): Promise<EventVerdict[]> {
@@ -53,41 +63,34 @@ async function readProcessStdin(): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
-function targetsFor(args: CliArguments, config: Config): ReconcileTarget[] | "all-visible" {
-  if (args.command === "event") return [];
+/** What a run looks at, as far as it can be told without Azure: a resource, subscriptions, or all. */
+function targetsFor(args: CliArguments, config: Config): ReconcileTarget[] | "all-visible" | "events" {
+  if (args.command === "event") return "events";
   if (args.command === "reconcile") {
     const resourceId = args.resourceId ?? "";
     let parsed;
     try {
       parsed = parseResourceId(resourceId);
-    } catch (error) {
-      if (error instanceof ResourceIdError) throw new InputError(error.message);
-      throw error;
-    }
-    try {
       assertReconcilable(parsed);
     } catch (error) {
-      if (error instanceof UnsupportedTargetError) throw new InputError(error.message);
+      if (error instanceof ResourceIdError || error instanceof UnsupportedTargetError) {
+        throw new InputError(error.message);
+      }
       throw error;
     }
     checkAllowed(parsed.subscriptionId, config);
     return [{ kind: "resource", resourceId: parsed.id }];
   }
-  const requested = args.subscriptions.length > 0 ? args.subscriptions : config.subscriptions;
-  for (const subscriptionId of requested) {
-    if (!isSubscriptionIdValid(subscriptionId)) {
-      throw new InputError(`--subscription '${subscriptionId}' is not a subscription id (GUID)`);
-    }
-    checkAllowed(subscriptionId, config);
+  for (const subscription of args.subscriptions) {
+    if (isSubscriptionIdValid(subscription)) checkAllowed(subscription, config);
   }
-  if (requested.length === 0) return "all-visible";
-  return requested.map((subscriptionId) => ({ kind: "subscription", subscriptionId }));
+  return args.subscriptions.length === 0 && config.subscriptions.length === 0 ? "all-visible" : [];
 }
 
-function checkAllowed(subscriptionId: string, config: Config): void {
-  if (!inScope(config, subscriptionId)) {
-    throw new InputError(`subscription '${subscriptionId}' is outside AUTOPROTECT_SUBSCRIPTIONS`);
-  }
+/** The one or two lines of a usage error: what was wrong, and where the help is. */
+function usageLines(error: UsageError): string {
+  const topic = error.command === undefined ? "autoprotect help" : `autoprotect help ${error.command}`;
+  return `${error.message}\nRun '${topic}' to see the options.`;
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -95,56 +98,141 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr.write(`autoprotect: ${message}\n`);
     return 2;
   };
-
-  let args: CliArguments;
-  let config: Config;
-  let targets: ReconcileTarget[] | "all-visible";
-  let verdicts: EventVerdict[] = [];
   try {
-    const parsed = parseCliArguments(argv);
-    if (parsed === "help") {
-      io.stdout.write(`${USAGE}\n`);
+    const parsed = parseCommandLine(argv);
+    if (parsed.kind === "version") {
+      io.stdout.write(versionText());
       return 0;
     }
-    args = parsed;
-    // The report only reads Log Analytics: no engine, no targets.
-    if (args.command === "report") return await runReport(args, io);
-    config = loadConfig(args.dryRun ? { ...io.env, AUTOPROTECT_MODE: "audit" } : io.env);
-    targets = targetsFor(args, config);
-    if (args.command === "event") verdicts = await eventVerdicts(args, io);
+    if (parsed.kind === "help") {
+      io.stdout.write(parsed.command === undefined ? overviewHelp() : commandHelp(parsed.command));
+      return 0;
+    }
+    const args = parsed.args;
+    switch (args.command) {
+      case "report":
+        return await runReport(args, io);
+      case "rollout":
+        return await runRollout(args, io);
+      case "snapshot":
+        return await runSnapshot(args, io);
+      default:
+        return await runChecks(args, io);
+    }
   } catch (error) {
-    if (error instanceof UsageError) return fail(`${error.message}\n${USAGE}`);
-    if (error instanceof ConfigError || error instanceof InputError) return fail(error.message);
+    if (error instanceof UsageError) return fail(usageLines(error));
+    if (
+      error instanceof ConfigError ||
+      error instanceof SettingsError ||
+      error instanceof InputError ||
+      error instanceof ScopeError ||
+      error instanceof SignInError ||
+      error instanceof EstateInputError
+    ) {
+      return fail(error.message);
+    }
     throw error;
   }
+}
 
-  let simulated: SimulatedAzure | undefined;
-  let connection: AzureConnection;
+/** A run's connection to Azure: the simulator (loaded from the estate file), or Azure after a sign-in. */
+async function connect(
+  args: CliArguments,
+  config: Config,
+): Promise<{ connection: AzureConnection; simulated: SimulatedAzure | undefined }> {
   if (args.simulate !== undefined) {
-    try {
-      simulated = await startSimulatedAzure(args.simulate, {
-        ...(config.ingestion === undefined ? {} : { ingestion: config.ingestion }),
-        advanceMs: args.advanceMs,
-      });
-    } catch (error) {
-      if (error instanceof EstateInputError) return fail(error.message);
-      throw error;
-    }
-    connection = simulated.connection;
-  } else {
-    connection = { credential: new DefaultAzureCredential() };
+    const simulated = await startSimulatedAzure(args.simulate, {
+      ...(config.ingestion === undefined ? {} : { ingestion: config.ingestion }),
+      advanceMs: args.advanceMs,
+    });
+    return { connection: simulated.connection, simulated };
   }
+  const credential = new DefaultAzureCredential();
+  await checkSignIn(credential);
+  return { connection: { credential }, simulated: undefined };
+}
 
+/**
+ * Enforce against Azure: the banner always, and on a terminal the question (unless --yes). Returns
+ * false when the person said no.
+ */
+async function confirmEnforce(
+  args: CliArguments,
+  io: CliIo,
+  settings: Settings,
+  where: string,
+): Promise<boolean> {
+  if (args.simulate !== undefined || settings.config.mode !== "enforce") return true;
+  io.stderr.write(enforceBanner(settings.config, where, settings.modeSource));
+  if (args.yes || io.stdinIsTTY !== true || io.ask === undefined) return true;
+  if (args.command === "event" && (args.eventsFrom ?? "-") === "-") {
+    throw new InputError(
+      "event - read the events from this terminal, so it cannot ask for confirmation: add --yes, or give a FILE",
+    );
+  }
+  const answer = await io.ask("Enforce now? [y/N] ");
+  if (isYes(answer)) return true;
+  io.stderr.write(
+    "autoprotect: not confirmed; nothing was changed (--mode audit shows what would change; --yes skips this question)\n",
+  );
+  return false;
+}
+
+/** Ctrl-C, a termination request or a closed stdout: the first stops new work, a second stops now. */
+function interruptions(io: CliIo, stdout: GuardedStream) {
+  const stop = new AbortController();
+  let signal: Interrupt | undefined;
+  let count = 0;
+  let forceNow: () => void = () => undefined;
+  const forced = new Promise<"forced">((resolve) => {
+    forceNow = () => {
+      resolve("forced");
+    };
+  });
+  const unsubscribe =
+    io.onInterrupt?.((what) => {
+      if (what === "EPIPE") {
+        if (stdout.closed) return;
+        stdout.close();
+      } else {
+        signal ??= what;
+      }
+      count += 1;
+      if (count === 1) {
+        stop.abort();
+        if (what !== "EPIPE") {
+          io.stderr.write(
+            "\nautoprotect: stopping: no new resource is started; writes in flight finish or time out (Ctrl-C again to stop now)\n",
+          );
+        }
+      } else {
+        forceNow();
+      }
+    }) ?? (() => undefined);
+  return {
+    stop: stop.signal,
+    forced,
+    unsubscribe,
+    /** The signal that interrupted the run (not a closed pipe, which ends it quietly). */
+    signal: () => signal,
+  };
+}
+
+async function runChecks(args: CliArguments, io: CliIo): Promise<number> {
+  const settings = await loadSettings(args, io.env);
+  const { config } = settings;
+  const planned = targetsFor(args, config);
+  const verdicts = args.command === "event" ? await eventVerdicts(args, io) : [];
+
+  const { connection, simulated } = await connect(args, config);
+  let app: App;
+  const stdout = guard(io.stdout);
+  const colour = stdout.isTTY && io.env.NO_COLOR === undefined;
+  const output = createOutcomeOutput(args.output, stdout, io.stderr, colour);
   const started = Date.now();
-  const colour = io.stdout.isTTY === true && io.env.NO_COLOR === undefined;
-  const progress = new ProgressBar(io.stderr);
-  const outcomes: OutcomeRecord[] = [];
-  let result: RunResult;
-  let deliveryFailure: string | undefined;
+  let targets: ReconcileTarget[] = [];
   try {
-    // The CLI keeps durable state (rollout progress, waits, the outcome spool) in its state folder, so
-    // the next run continues from it. Under --simulate outcomes land in the simulated workspace.
-    const app = createApp({
+    app = createApp({
       config,
       connection,
       storage: { kind: "file", dir: config.stateDir },
@@ -153,67 +241,154 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         // Under --simulate the engine (and its rollout controller) keep the simulator's clock.
         ...(simulated === undefined ? {} : { now: simulated.now }),
         onDiscovered: (count) => {
-          progress.addTotal(count);
+          output.discovered(count);
         },
         onOutcome: (outcome) => {
-          outcomes.push(outcome);
-          if (args.json) io.stdout.write(`${JSON.stringify(outcome)}\n`);
-          progress.resourceDone(outcome.ResourceId, outcome.Check.startsWith("aks."));
+          output.outcome(outcome);
+        },
+        onSettled: (resourceId) => {
+          output.settled(resourceId);
         },
       },
     });
-    const { azure, engine } = app;
-    const resolved: ReconcileTarget[] =
-      targets === "all-visible"
-        ? (await azure.resources.listSubscriptionIds()).map((subscriptionId) => ({
-            kind: "subscription",
-            subscriptionId,
-          }))
-        : targets;
-    const runId = randomUUID();
-    if (args.command === "event") {
-      // The Event Grid trigger's own path: scope, coalesce, one run per resource named.
-      const handled = await dispatchVerdicts(
-        verdicts,
-        { engine, config, coalescer: app.coalescer },
-        { runId, trigger: "cli", mode: config.mode },
-      );
-      for (const verdict of handled.verdicts) {
-        if (verdict.kind === "ignored") {
-          io.stderr.write(
-            `autoprotect: ignored ${verdict.eventType} event ${verdict.eventId}: ${verdict.reason}\n`,
-          );
-        }
-      }
-      result = handled;
-    } else {
-      result = await engine.reconcile(resolved, {
-        runId,
-        trigger: "cli",
-        mode: config.mode,
-        correlationId: runId,
-      });
+    if (Array.isArray(planned)) {
+      const requested = args.subscriptions.length > 0 ? args.subscriptions : config.subscriptions;
+      const ids =
+        args.command === "sweep"
+          ? await resolveSubscriptions(requested, () => app.azure.resources.listSubscriptions())
+          : [];
+      for (const id of ids) checkAllowed(id, config);
+      targets =
+        args.command === "sweep"
+          ? ids.map((subscriptionId) => ({ kind: "subscription", subscriptionId }))
+          : planned;
     }
-    progress.finish();
-    if (app.delivery !== undefined)
-      deliveryFailure = await deliver(outcomes, app.delivery, config.stateDir, io);
+    const ids = targets.map((t) => (t.kind === "subscription" ? t.subscriptionId : t.resourceId));
+    const where =
+      planned === "all-visible"
+        ? "every subscription this sign-in can see"
+        : planned === "events"
+          ? "the resources the events name"
+          : args.command === "reconcile"
+            ? (args.resourceId ?? "")
+            : `subscription${ids.length === 1 ? "" : "s"} ${ids.join(", ")}`;
+    if (!(await confirmEnforce(args, io, settings, where))) {
+      await simulated?.close();
+      return 1;
+    }
+  } catch (error) {
+    await simulated?.close();
+    throw error;
+  }
+  return runEngine(args, io, { app, simulated, output, stdout, colour, started, targets, planned, verdicts });
+}
+
+interface Prepared {
+  readonly app: App;
+  readonly simulated: SimulatedAzure | undefined;
+  readonly output: OutcomeOutput;
+  readonly stdout: GuardedStream;
+  readonly colour: boolean;
+  readonly started: number;
+  readonly targets: ReconcileTarget[];
+  readonly planned: ReconcileTarget[] | "all-visible" | "events";
+  readonly verdicts: readonly EventVerdict[];
+}
+
+/** Runs the engine, stopping on an interruption, then keeps and prints every outcome decided. */
+async function runEngine(args: CliArguments, io: CliIo, prepared: Prepared): Promise<number> {
+  const { app, simulated, output, stdout, colour, started, planned, verdicts } = prepared;
+  const { config } = app;
+  const interrupt = interruptions(io, stdout);
+  const runId = randomUUID();
+  let result: RunResult | undefined;
+  let deliveryFailure: string | undefined;
+  try {
+    const work = async (): Promise<RunResult> => {
+      const targets: ReconcileTarget[] =
+        planned === "all-visible"
+          ? (await app.azure.resources.listSubscriptionIds()).map((subscriptionId) => ({
+              kind: "subscription",
+              subscriptionId,
+            }))
+          : prepared.targets;
+      if (args.command === "event") {
+        // The Event Grid trigger's own path: scope, coalesce, one run per resource named.
+        const handled = await dispatchVerdicts(
+          verdicts,
+          { engine: app.engine, config, coalescer: app.coalescer },
+          { runId, trigger: "cli", mode: config.mode },
+          { stop: interrupt.stop },
+        );
+        for (const verdict of handled.verdicts) {
+          if (verdict.kind === "ignored") {
+            io.stderr.write(
+              `autoprotect: ignored ${verdict.eventType} event ${verdict.eventId}: ${verdict.reason}\n`,
+            );
+          }
+        }
+        return handled;
+      }
+      return app.engine.reconcile(
+        targets,
+        { runId, trigger: "cli", mode: config.mode, correlationId: runId },
+        { stop: interrupt.stop },
+      );
+    };
+    const finished = await Promise.race([work(), interrupt.forced]);
+    result = finished === "forced" ? undefined : finished;
+    output.flush();
+    const outcomes = [...output.outcomes];
+    if (app.delivery !== undefined) {
+      if (result === undefined) {
+        // Stopped at once: no time to send, but nothing decided is lost.
+        await app.delivery.spool.append(outcomes);
+        io.stderr.write(
+          `outcomes: ${String(outcomes.length)} kept in the state folder to send on the next run (stopped)\n`,
+        );
+      } else {
+        deliveryFailure = await deliver(outcomes, app.delivery, config.stateDir, io);
+      }
+    }
     if (simulated !== undefined && args.saveEstate !== undefined) await simulated.save(args.saveEstate);
   } catch (error) {
-    progress.finish();
+    output.flush();
     throw error;
   } finally {
+    interrupt.unsubscribe();
     await simulated?.close();
   }
-
-  if (!args.json) {
-    io.stdout.write(renderTable(outcomes, colour));
-    io.stdout.write(`${summarise(outcomes, Date.now() - started, colour)}\n`);
-    const next = describeRequeue(result.requeue);
+  const outcomes = output.outcomes;
+  const signal = interrupt.signal();
+  if (args.output === "sarif") {
+    stdout.write(
+      renderSarif(outcomes, {
+        version: packageVersion(),
+        runId,
+        mode: config.mode,
+        command: args.command,
+        complete: result !== undefined && signal === undefined && result.errors.length === 0,
+        endedAt: new Date(),
+      }),
+    );
+  } else if (args.output === "table") {
+    stdout.write(`${summarise(outcomes, Date.now() - started, colour)}\n`);
+    const next = result === undefined ? undefined : describeRequeue(result.requeue);
     if (next !== undefined) io.stderr.write(`${next}\n`);
   }
-  for (const error of result.errors)
+  for (const error of result?.errors ?? [])
     io.stderr.write(`autoprotect: ${error.scope}: ${error.code}: ${error.message}\n`);
   if (deliveryFailure !== undefined) io.stderr.write(`autoprotect: ${deliveryFailure}\n`);
-  const failed = outcomes.some((o) => o.Status === "failed") || result.errors.length > 0;
-  return failed || deliveryFailure !== undefined ? 1 : 0;
+  if (signal !== undefined) {
+    io.stderr.write(
+      `autoprotect: interrupted (${signal}): ${String(outcomes.length)} outcomes decided are above${
+        args.saveEstate === undefined || simulated === undefined
+          ? ""
+          : ` and the estate is saved to ${args.saveEstate}`
+      }\n`,
+    );
+    return EXIT_INTERRUPTED;
+  }
+  const failing = outcomes.some((o) => args.failOn.includes(o.Status));
+  return failing || (result?.errors.length ?? 0) > 0 || deliveryFailure !== undefined ? 1 : 0;
 }

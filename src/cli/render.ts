@@ -63,11 +63,16 @@ export function summarise(outcomes: readonly OutcomeRecord[], elapsedMs: number,
   return `${outcomes.length} checks on ${resources} resources: ${counts.join(", ") || "nothing to report"} (${(elapsedMs / 1000).toFixed(1)} s)`;
 }
 
-/** A progress bar on stderr for sweeps over many resources; silent when stderr is not a terminal. */
+/**
+ * A progress bar on stderr for sweeps over many resources: plans, clusters and APIM services as the
+ * engine finds and finishes them. Silent when stderr is not a terminal; it steps aside (`clear`) for
+ * whatever is printed to the same terminal, and comes back with the next resource.
+ */
 export class ProgressBar {
   private total = 0;
-  private readonly done = new Set<string>();
+  private done = 0;
   private lastDraw = 0;
+  private drawn = false;
 
   constructor(
     private readonly stream: { write(text: string): unknown; readonly isTTY?: boolean },
@@ -82,22 +87,28 @@ export class ProgressBar {
     this.total += count;
   }
 
-  resourceDone(resourceId: string, clusterScoped: boolean): void {
-    if (!clusterScoped) return;
-    this.done.add(resourceId.toLowerCase());
+  resourceDone(): void {
+    this.done += 1;
     const now = Date.now();
-    if (this.active && (now - this.lastDraw > 100 || this.done.size === this.total)) {
+    if (this.active && (!this.drawn || now - this.lastDraw > 100 || this.done >= this.total)) {
       this.lastDraw = now;
+      this.drawn = true;
       const width = 30;
-      const filled = Math.round((this.done.size / this.total) * width);
+      const filled = Math.round((Math.min(this.done, this.total) / this.total) * width);
       this.stream.write(
-        `\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${this.done.size}/${this.total} clusters`,
+        `\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${String(this.done)}/${String(this.total)} resources`,
       );
     }
   }
 
+  /** Takes the bar off the line, so that what is printed next starts on a clean one. */
+  clear(): void {
+    if (this.drawn) this.stream.write("\r\u001b[2K");
+    this.drawn = false;
+  }
+
   finish(): void {
-    if (this.active) this.stream.write("\r\u001b[2K");
+    this.clear();
   }
 }
 

@@ -63,22 +63,21 @@ describe("human output", () => {
     );
   });
 
-  it("draws a progress bar on a terminal for large sweeps, and nothing otherwise", () => {
+  it("draws a progress bar of every resource on a terminal for large sweeps, and nothing otherwise", () => {
     const written: string[] = [];
     const terminal = { isTTY: true, write: (t: string) => written.push(t) };
     const bar = new ProgressBar(terminal, 2);
     bar.addTotal(2);
-    bar.resourceDone("/a", true);
-    bar.resourceDone("/a", true);
-    bar.resourceDone("/b", true);
+    bar.resourceDone();
+    bar.resourceDone();
     bar.finish();
-    expect(written.join("")).toContain("2/2 clusters");
+    expect(written.join("")).toContain("2/2 resources");
     expect(written.at(-1)).toBe("\r\u001b[2K");
 
     const piped: string[] = [];
     const quiet = new ProgressBar({ isTTY: false, write: (t: string) => piped.push(t) }, 2);
     quiet.addTotal(50);
-    quiet.resourceDone("/a", true);
+    quiet.resourceDone();
     quiet.finish();
     expect(piped).toEqual([]);
   });

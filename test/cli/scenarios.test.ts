@@ -321,7 +321,7 @@ describe("bad scenarios: exit 2, one line naming the problem, nothing run", () =
     [
       "--advance with report",
       (p) => ["report", "--workspace", SUB, "--simulate", p, "--advance", "1d"],
-      /--advance goes with sweep, reconcile or event/,
+      /report has no option --advance/,
     ],
   ];
   for (const [name, args, message] of usage) {
