@@ -103,7 +103,7 @@ export function commandHelp(command: Command): string {
     const meaning = CONFIG_VARIABLES as Readonly<Record<string, string>>;
     lines.push(
       "",
-      "settings (environment variables; the settings file, then flags, override them as docs/contract.md says):",
+      "settings (environment variables: they override the settings file, and flags override both):",
       ...columns(variables.map((v) => [v, meaning[v] ?? ""])),
     );
   }

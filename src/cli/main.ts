@@ -89,8 +89,8 @@ function targetsFor(args: CliArguments, config: Config): ReconcileTarget[] | "al
 
 /** The one or two lines of a usage error: what was wrong, and where the help is. */
 function usageLines(error: UsageError): string {
-  const topic = error.command === undefined ? "autoprotect help" : `autoprotect help ${error.command}`;
-  return `${error.message}\nRun '${topic}' to see the options.`;
+  if (error.command === undefined) return `${error.message}\nRun 'autoprotect help' to see the commands.`;
+  return `${error.message}\nRun 'autoprotect help ${error.command}' to see its options.`;
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -218,11 +218,22 @@ function interruptions(io: CliIo, stdout: GuardedStream) {
   };
 }
 
+/** Where a run looks, in words, before anything is resolved: for the banner. */
+function describeScope(args: CliArguments, config: Config, planned: ReturnType<typeof targetsFor>): string {
+  if (planned === "all-visible") return "every subscription this sign-in can see";
+  if (planned === "events") return "the resources the events name";
+  if (args.command === "reconcile") return args.resourceId ?? "";
+  const requested = args.subscriptions.length > 0 ? args.subscriptions : config.subscriptions;
+  return `subscription${requested.length === 1 ? "" : "s"} ${requested.join(", ")}`;
+}
+
 async function runChecks(args: CliArguments, io: CliIo): Promise<number> {
   const settings = await loadSettings(args, io.env);
   const { config } = settings;
   const planned = targetsFor(args, config);
   const verdicts = args.command === "event" ? await eventVerdicts(args, io) : [];
+  // Asked before signing in: nothing has been read yet, and nothing will be written without a yes.
+  if (!(await confirmEnforce(args, io, settings, describeScope(args, config, planned)))) return 1;
 
   const { connection, simulated } = await connect(args, config);
   let app: App;
@@ -252,29 +263,14 @@ async function runChecks(args: CliArguments, io: CliIo): Promise<number> {
       },
     });
     if (Array.isArray(planned)) {
-      const requested = args.subscriptions.length > 0 ? args.subscriptions : config.subscriptions;
-      const ids =
-        args.command === "sweep"
-          ? await resolveSubscriptions(requested, () => app.azure.resources.listSubscriptions())
-          : [];
-      for (const id of ids) checkAllowed(id, config);
-      targets =
-        args.command === "sweep"
-          ? ids.map((subscriptionId) => ({ kind: "subscription", subscriptionId }))
-          : planned;
-    }
-    const ids = targets.map((t) => (t.kind === "subscription" ? t.subscriptionId : t.resourceId));
-    const where =
-      planned === "all-visible"
-        ? "every subscription this sign-in can see"
-        : planned === "events"
-          ? "the resources the events name"
-          : args.command === "reconcile"
-            ? (args.resourceId ?? "")
-            : `subscription${ids.length === 1 ? "" : "s"} ${ids.join(", ")}`;
-    if (!(await confirmEnforce(args, io, settings, where))) {
-      await simulated?.close();
-      return 1;
+      if (args.command === "sweep") {
+        const requested = args.subscriptions.length > 0 ? args.subscriptions : config.subscriptions;
+        const ids = await resolveSubscriptions(requested, () => app.azure.resources.listSubscriptions());
+        for (const id of ids) checkAllowed(id, config);
+        targets = ids.map((subscriptionId) => ({ kind: "subscription", subscriptionId }));
+      } else {
+        targets = planned;
+      }
     }
   } catch (error) {
     await simulated?.close();

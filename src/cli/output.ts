@@ -81,13 +81,13 @@ export function createOutcomeOutput(
         const ready = held.filter((o) => belongsTo(o, resourceId));
         if (ready.length > 0) {
           held = held.filter((o) => !belongsTo(o, resourceId));
-          print(renderTable(ready, colour));
+          print(`${renderTable(ready, colour)}\n`);
         }
       }
       progress.resourceDone();
     },
     flush() {
-      if (format === "table" && held.length > 0) print(renderTable(held, colour));
+      if (format === "table" && held.length > 0) print(`${renderTable(held, colour)}\n`);
       held = [];
       progress.finish();
     },
