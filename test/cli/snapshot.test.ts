@@ -37,7 +37,7 @@ beforeAll(async () => {
     (r) => r.type.toLowerCase() === "microsoft.containerservice/managedclusters",
   );
   if (cluster === undefined) throw new Error("the sample estate has no cluster");
-  const properties = (cluster.properties ?? {});
+  const properties = cluster.properties ?? {};
   properties.servicePrincipalProfile = { clientId: "msi", secret: SECRETS.servicePrincipal };
   properties.windowsProfile = { adminUsername: "azureuser", adminPassword: SECRETS.adminPassword };
   properties.addonProfiles = {
