@@ -232,6 +232,7 @@ function rolloutDetails(): Record<string, unknown>[] {
     rolloutInput(95, { state, onboarded: ["a"], pending: ["b", "c"] }),
     rolloutInput(70, { state: { ...state, lastStep: undefined, waitingSince: minutesAgo(25 * 60) } }),
     rolloutInput(20, { pending: [], onboarded: ["a"] }),
+    rolloutInput(20, { state: { ...state, paused: { since: minutesAgo(60), by: "ops", note: "freeze" } } }),
   ].map((input) => decideRolloutStep(input).details);
 }
 
@@ -388,7 +389,7 @@ describe(QUERIES_FILE, () => {
   });
 
   it("the rollout details the queries read are what the controller writes", () => {
-    expect(DECISIONS).toEqual(new Set(["step", "wait", "rollback", "manual", "done"]));
+    expect(DECISIONS).toEqual(new Set(["step", "wait", "rollback", "manual", "done", "paused"]));
     expect(Object.keys(describeError(new Error("boom")))).toContain("code");
     for (const [key, { file, text }] of Object.entries(DETAILS_WRITERS)) {
       expect(readFileSync(new URL(file, ROOT), "utf8"), `Details.${key} in ${file}`).toContain(text);
