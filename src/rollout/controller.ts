@@ -468,6 +468,8 @@ function rollbackRule(ctx: Context): RolloutDecision | undefined {
   const ours = onTrial ? step.batch.filter((name) => ctx.live.has(lower(name))) : [];
   const over = `capacity reached ${percentText(percent)}, over the critical ${percentText(settings.criticalPercent)}`;
   if (step === undefined || ours.length === 0) {
+    // Nothing of ours to take back: a person's pause already holds every step, and speaks for itself.
+    if (state.paused !== undefined) return undefined;
     const paused: RolloutState = {
       ...state,
       notBefore: addSeconds(now, COOL_DOWN_SECONDS),

@@ -667,3 +667,60 @@ describe("decideRolloutStep properties", () => {
     );
   });
 });
+
+describe("a person's pause", () => {
+  const paused = (state: RolloutState = initialRolloutState(SERVICE, settings)): RolloutState => ({
+    ...state,
+    paused: { since: iso(-60), by: "ops on laptop (autoprotect CLI)", note: "Black Friday" },
+  });
+
+  it("takes no step, whatever the capacity, and keeps every pending API waiting with the pause in the reason", () => {
+    const decision = decideRolloutStep(
+      input({ state: paused(), pending: ["a", "b", "c"], reading: reading(5) }),
+    );
+    expect(decision.onboard).toEqual([]);
+    expect(decision.details.decision).toBe("paused");
+    for (const name of ["a", "b", "c"]) {
+      const status = decision.perApi.get(name);
+      expect(status?.kind).toBe("waiting");
+      expect(status?.kind === "waiting" && status.reason).toMatch(/rollout paused by ops .*\(Black Friday\)/);
+    }
+    expect(decision.nextState.paused).toBeDefined();
+  });
+
+  it("is never escalated to manual, even after days of an instance over its limit", () => {
+    const waiting = { ...paused(), waitingSince: iso(-5 * 24 * 60) };
+    const decision = decideRolloutStep(input({ state: waiting, pending: ["a"], reading: reading(95) }));
+    expect(decision.perApi.get("a")?.kind).toBe("waiting");
+    // Waiting for capacity starts again after the resume, not from before the pause.
+    expect(decision.nextState.waitingSince).toBeUndefined();
+  });
+
+  it("still rolls back its own last step on a critical reading: that takes load off the instance", () => {
+    const state = paused({
+      ...initialRolloutState(SERVICE, settings),
+      steps: 1,
+      lastStep: stepRecord(["a"], 20),
+    });
+    const decision = decideRolloutStep(
+      input({ state, onboarded: ["a"], pending: ["b"], reading: reading(95) }),
+    );
+    expect(decision.offboard).toEqual(["a"]);
+    expect(decision.onboard).toEqual([]);
+  });
+
+  it("records what each look saw for rollout status", () => {
+    const decision = decideRolloutStep(
+      input({ pending: ["a", "b", "c"], onboarded: ["z"], reading: reading(20) }),
+    );
+    expect(decision.nextState.lastLook).toMatchObject({
+      at: T0.toISOString(),
+      decision: "step",
+      metric: "Capacity",
+      percent: 20,
+      onboarded: 1,
+      pending: 3,
+      inProgress: 0,
+    });
+  });
+});
