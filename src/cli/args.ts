@@ -162,7 +162,6 @@ const REPORT_OPTIONS: readonly OptionSpec[] = [
   { name: "output", short: "o", value: "table|json|html", help: "table (default), json or html" },
   { name: "json", help: "same as -o json" },
   { name: "out", value: "FILE", help: "write the report to FILE instead of standard output" },
-  CONFIG,
   { ...SIMULATE, help: "read the outcomes a simulated run left in this estate file" },
   HELP,
 ];
@@ -444,7 +443,6 @@ export function parseReportArguments(values: Values, rest: string[]): CliArgumen
     output,
     json: output === "json",
     out: one(values, "out"),
-    config: one(values, "config"),
     simulate: one(values, "simulate"),
   };
 }
