@@ -286,7 +286,6 @@ describe("API onboarding through the engine, against the simulator", () => {
     expect(byApi.get("api-003")?.Status).toBe("deferred");
     expect([...byApi.keys()].sort()).toEqual(["api-000", "api-001", "api-003"]);
     expect(collectionWrites(world, "PUT")).toEqual(["api-000", "api-001"]);
-
   });
 
   it("says once that an API it was asked about does not exist, and onboards no other API for it", async () => {
