@@ -218,7 +218,17 @@ function tokenize(command: Command, argv: readonly string[]): { values: Values; 
   const values: Values = new Map();
   const positionals: string[] = [];
   const unknown = (flag: string): never => {
-    throw new UsageError(`${command} has no option ${flag}`, command);
+    // An option of other commands: say whose, as people mix them up.
+    const owners = COMMANDS.filter((c) =>
+      COMMAND_OPTIONS[c].some(
+        (s) => `--${s.name}` === flag || (s.short !== undefined && `-${s.short}` === flag),
+      ),
+    );
+    const whose =
+      owners.length === 0
+        ? ""
+        : ` (${flag} goes with ${owners.length === 1 ? owners.join("") : `${owners.slice(0, -1).join(", ")} or ${owners.at(-1) ?? ""}`})`;
+    throw new UsageError(`${command} has no option ${flag}${whose}`, command);
   };
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i] ?? "";

@@ -99,7 +99,10 @@ describe("help, version and usage errors", () => {
     [["sweep", "--mode", "yolo"], /--mode 'yolo' is not audit or enforce/],
     [["sweep", "--dry-run", "--mode", "enforce"], /--dry-run contradicts --mode enforce/],
     [["sweep", "--checks", "aks.nope"], /--checks: unknown check 'aks.nope'/],
-    [["report", "--dry-run"], /^autoprotect: report has no option --dry-run$/],
+    [
+      ["report", "--dry-run"],
+      /^autoprotect: report has no option --dry-run \(--dry-run goes with sweep, reconcile or event\)$/,
+    ],
     [["destroy"], /^autoprotect: unknown command 'destroy'/],
     [["--simulate", "x", "sweep"], /the command comes first/],
     [[], /^autoprotect: missing command$/],

@@ -339,9 +339,15 @@ describe("autoprotect report", () => {
       ],
       [["report", "--workspace", CUSTOMER_ID, "--days", "91"], "--days '91' is not a whole number"],
       [["report", "--workspace", CUSTOMER_ID, "--days", "1.5"], "--days '1.5' is not a whole number"],
-      [["report", "--workspace", CUSTOMER_ID, "--dry-run"], "report changes nothing"],
+      [
+        ["report", "--workspace", CUSTOMER_ID, "--dry-run"],
+        "report has no option --dry-run (--dry-run goes with sweep, reconcile or event)",
+      ],
       [["report", "--workspace", CUSTOMER_ID, "extra"], "report takes no positional arguments"],
-      [["sweep", "--workspace", CUSTOMER_ID], "--workspace goes with report, not sweep"],
+      [
+        ["sweep", "--workspace", CUSTOMER_ID],
+        "sweep has no option --workspace (--workspace goes with report)",
+      ],
     ];
     for (const [args, message] of cases) {
       const result = await cli([...args, "--simulate", estatePath]);

@@ -321,7 +321,7 @@ describe("bad scenarios: exit 2, one line naming the problem, nothing run", () =
     [
       "--advance with report",
       (p) => ["report", "--workspace", SUB, "--simulate", p, "--advance", "1d"],
-      /report has no option --advance/,
+      /report has no option --advance \(--advance goes with sweep, reconcile or event\)/,
     ],
   ];
   for (const [name, args, message] of usage) {
