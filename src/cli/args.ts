@@ -28,13 +28,20 @@ export interface CliArguments {
   readonly workspace: string | undefined;
   /** `report`: how many days back the newest outcomes are looked for. */
   readonly days: number;
+  /** `report`: `-o table|json|html` (`--json` is `-o json`). */
+  readonly output: ReportOutput;
+  /** `report`: `--out FILE`, where the output goes instead of standard output. */
+  readonly out: string | undefined;
 }
+
+export const REPORT_OUTPUTS = ["table", "json", "html"] as const;
+export type ReportOutput = (typeof REPORT_OUTPUTS)[number];
 
 export const USAGE = `usage:
   autoprotect sweep     [--subscription ID]... [--dry-run] [--json] [--simulate ESTATE.json [--save-estate OUT.json] [--advance DURATION]]
   autoprotect reconcile RESOURCE_ID          [--dry-run] [--json] [--simulate ESTATE.json [--save-estate OUT.json] [--advance DURATION]]
   autoprotect event     FILE|-               [--dry-run] [--json] [--simulate ESTATE.json [--save-estate OUT.json] [--advance DURATION]]
-  autoprotect report    --workspace ID [--days N] [--json] [--simulate ESTATE.json]
+  autoprotect report    --workspace ID [--days N] [--subscription ID]... [-o table|json|html] [--out FILE] [--simulate ESTATE.json]
 
   --dry-run        audit mode: report what would change, write nothing
   --json           print one outcome record per line (JSON Lines) on stdout; report: one JSON object
@@ -44,8 +51,10 @@ export const USAGE = `usage:
   --save-estate F  after a simulated run, write the simulator's state to F (same format)
   --advance D      with --simulate: move the simulated clock forward by D (90s, 10m, 2h, 1d) before the run
   report           the coverage per check from the outcomes in Log Analytics (the newest per resource
-                   and check within the last N days, default 7, at most 90) and the open manual items
-  --workspace ID   the Log Analytics workspace's id (its customer id, a GUID)`;
+                   and check within the last N days, default 7, at most 90) and the open manual items;
+                   -o json: every query of docs/queries.kql as one object; -o html: one self-contained page
+  --workspace ID   the Log Analytics workspace's id (its customer id, a GUID)
+  --out FILE       report: write the output to FILE instead of standard output`;
 
 export function parseCliArguments(argv: readonly string[]): CliArguments | "help" {
   let parsed;
@@ -63,6 +72,8 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | "help
         advance: { type: "string" },
         workspace: { type: "string" },
         days: { type: "string" },
+        output: { type: "string", short: "o" },
+        out: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -77,8 +88,13 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | "help
     throw new UsageError(`unknown command '${command}' (expected sweep, reconcile, event or report)`);
   }
   if (command !== "report") {
-    if (values.workspace !== undefined) throw new UsageError(`--workspace goes with report, not ${command}`);
-    if (values.days !== undefined) throw new UsageError(`--days goes with report, not ${command}`);
+    for (const option of ["workspace", "days", "output", "out"] as const) {
+      if (values[option] !== undefined) {
+        throw new UsageError(
+          `${option === "output" ? "-o" : `--${option}`} goes with report, not ${command}`,
+        );
+      }
+    }
   }
   if (values["save-estate"] !== undefined && values.simulate === undefined) {
     throw new UsageError("--save-estate needs --simulate");
@@ -92,22 +108,14 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | "help
   const advanceMs = values.advance === undefined ? undefined : parseDuration(values.advance);
   let resourceId: string | undefined;
   let eventsFrom: string | undefined;
-  let workspace: string | undefined;
-  let days = REPORT_DAYS_DEFAULT;
+  let report: ReportArguments = {
+    workspace: undefined,
+    days: REPORT_DAYS_DEFAULT,
+    output: "table",
+    out: undefined,
+  };
   if (command === "report") {
-    if (rest.length > 0) {
-      throw new UsageError(
-        `report takes no positional arguments (got '${rest.join(" ")}'); use --workspace ID`,
-      );
-    }
-    if ((values.subscription ?? []).length > 0)
-      throw new UsageError("--subscription goes with sweep, not report");
-    if (values["dry-run"] === true)
-      throw new UsageError("--dry-run goes with sweep, reconcile or event: report changes nothing");
-    if (values["save-estate"] !== undefined)
-      throw new UsageError("--save-estate goes with sweep, reconcile or event: report changes nothing");
-    workspace = reportWorkspace(values.workspace);
-    if (values.days !== undefined) days = reportDays(values.days);
+    report = reportArguments(values, rest);
   } else if (command === "event") {
     if (rest.length !== 1) throw new UsageError("event takes exactly one FILE (or - for standard input)");
     if ((values.subscription ?? []).length > 0)
@@ -133,8 +141,54 @@ export function parseCliArguments(argv: readonly string[]): CliArguments | "help
     simulate: values.simulate,
     saveEstate: values["save-estate"],
     advanceMs,
-    workspace,
-    days,
+    ...report,
+  };
+}
+
+type ReportArguments = Pick<CliArguments, "workspace" | "days" | "output" | "out">;
+
+/** `report`'s own options; what only other commands take is bad usage here. */
+function reportArguments(
+  values: {
+    subscription?: string[] | undefined;
+    "dry-run"?: boolean | undefined;
+    "save-estate"?: string | undefined;
+    json?: boolean | undefined;
+    workspace?: string | undefined;
+    days?: string | undefined;
+    output?: string | undefined;
+    out?: string | undefined;
+  },
+  rest: readonly string[],
+): ReportArguments {
+  if (rest.length > 0) {
+    throw new UsageError(
+      `report takes no positional arguments (got '${rest.join(" ")}'); use --workspace ID`,
+    );
+  }
+  if (values["dry-run"] === true)
+    throw new UsageError("--dry-run goes with sweep, reconcile or event: report changes nothing");
+  if (values["save-estate"] !== undefined)
+    throw new UsageError("--save-estate goes with sweep, reconcile or event: report changes nothing");
+  for (const id of values.subscription ?? []) {
+    if (!GUID.test(id)) throw new UsageError(`--subscription '${id}' is not a subscription id (GUID)`);
+  }
+  let output: ReportOutput = values.json === true ? "json" : "table";
+  if (values.output !== undefined) {
+    const given = values.output.trim().toLowerCase();
+    if (!(REPORT_OUTPUTS as readonly string[]).includes(given)) {
+      throw new UsageError(`-o '${values.output}' is not an output of report (${REPORT_OUTPUTS.join(", ")})`);
+    }
+    if (values.json === true && given !== "json")
+      throw new UsageError(`--json and -o ${given} contradict each other`);
+    output = given as ReportOutput;
+  }
+  if (values.out?.trim() === "") throw new UsageError("--out needs a file name");
+  return {
+    workspace: reportWorkspace(values.workspace),
+    days: values.days === undefined ? REPORT_DAYS_DEFAULT : reportDays(values.days),
+    output,
+    out: values.out,
   };
 }
 
