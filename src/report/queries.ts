@@ -69,21 +69,25 @@ export function parseQueryFile(text: string): QueryFile {
     const [first = "", ...description] = comments;
     const section = SECTION.exec(first.trim());
     if (section !== null) {
-      if (rest !== "") throw new QueryFileError(`${QUERIES_FILE}: section "${first}" holds a query; give it a block`);
+      if (rest !== "")
+        throw new QueryFileError(`${QUERIES_FILE}: section "${first}" holds a query; give it a block`);
       sections.push({ title: (section[1] ?? "").trim(), description, queries: [] });
       continue;
     }
     const title = first.trim();
-    if (title === "") throw new QueryFileError(`${QUERIES_FILE}: a block does not start with a "// Title" line:\n${block}`);
+    if (title === "")
+      throw new QueryFileError(`${QUERIES_FILE}: a block does not start with a "// Title" line:\n${block}`);
     if (rest === "") throw new QueryFileError(`${QUERIES_FILE}: "${title}" has no query`);
     const current = sections.at(-1);
-    if (current === undefined) throw new QueryFileError(`${QUERIES_FILE}: "${title}" comes before any "// ==== Section"`);
+    if (current === undefined)
+      throw new QueryFileError(`${QUERIES_FILE}: "${title}" comes before any "// ==== Section"`);
     if (titles.has(title)) throw new QueryFileError(`${QUERIES_FILE}: two queries are titled "${title}"`);
     titles.add(title);
     current.queries.push({ title, section: current.title, description, query: rest });
   }
   for (const section of sections) {
-    if (section.queries.length === 0) throw new QueryFileError(`${QUERIES_FILE}: section "${section.title}" has no query`);
+    if (section.queries.length === 0)
+      throw new QueryFileError(`${QUERIES_FILE}: section "${section.title}" has no query`);
   }
   return { header, sections };
 }
