@@ -308,7 +308,8 @@ function rolloutCharts(section: SectionAnswer, data: ReportData): string {
     const name = resourceName(serviceId);
     const counts =
       `${figure(services, serviceIndex, "Onboarded")} of ${figure(services, serviceIndex, "Apis")} APIs onboarded, ` +
-      `${figure(services, serviceIndex, "Pending")} pending, ${figure(services, serviceIndex, "Skipped")} skipped`;
+      `${figure(services, serviceIndex, "Pending")} pending, ${figure(services, serviceIndex, "Manual")} manual, ` +
+      `${figure(services, serviceIndex, "Failed")} failed, ${figure(services, serviceIndex, "Skipped")} skipped`;
     const decided =
       text(serviceRow, "Decision") === ""
         ? "."
@@ -343,11 +344,12 @@ function rolloutCharts(section: SectionAnswer, data: ReportData): string {
     });
     const latest = rows.at(-1)?.row;
     const description =
-      `${name}: APIs onboarded and pending after each of ${String(rows.length)} rollout decisions, and the capacity reading ` +
-      `each decision was taken on against the limit and the critical level; ${String(rollbacks.length)} rollbacks marked.` +
+      `${name}: APIs onboarded and not yet onboarded after each of ${String(rows.length)} rollout decisions, and the capacity ` +
+      `reading (${text(latest ?? {}, "Metric") || "capacity"}) each decision was taken on, against the limit and the critical ` +
+      `level; ${String(rollbacks.length)} rollbacks marked.` +
       (latest === undefined
         ? ""
-        : ` Latest: ${String(num(latest, "Onboarded") ?? "?")} onboarded, ${String(num(latest, "Pending") ?? "?")} pending, capacity ${String(num(latest, "CapacityPercent") ?? "unknown")} %.`);
+        : ` Latest: ${String(num(latest, "Onboarded") ?? "?")} onboarded, ${String(num(latest, "Pending") ?? "?")} not onboarded, capacity ${String(num(latest, "CapacityPercent") ?? "unknown")} %.`);
     const chart = timeChart({
       title: `${name}: API rollout over time`,
       description,
@@ -367,11 +369,18 @@ function rolloutCharts(section: SectionAnswer, data: ReportData): string {
               unit: "",
               points: onboarded,
             },
-            { name: "pending", cls: "pending", marker: "square", step: true, unit: "", points: pending },
+            {
+              name: "not onboarded",
+              cls: "pending",
+              marker: "square",
+              step: true,
+              unit: "",
+              points: pending,
+            },
           ],
         },
         {
-          label: `capacity (${text(latest ?? {}, "Metric") || "%"})`,
+          label: "capacity %",
           unit: "%",
           top: percentTop,
           series: [

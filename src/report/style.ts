@@ -1,7 +1,8 @@
 /**
  * The page's stylesheet, inlined. Colours: the Okabe–Ito palette (told apart with every common colour
- * blindness), with dashes, markers and hatching as second cues, so a greyscale printout still reads;
- * a dark scheme when the reader's system asks for it; light again on paper.
+ * blindness; on white, its orange, purple and vermillion a shade darker so lines keep 3:1 contrast),
+ * with dashes, markers and hatching as second cues, so a greyscale printout still reads; text always
+ * in the text colours; a dark scheme when the reader's system asks for it; light again on paper.
  */
 export const PAGE_STYLE = `
 :root {
@@ -10,14 +11,14 @@ export const PAGE_STYLE = `
   --accent: #0072b2; --link: #005a8c;
   --compliant: #009e73; --remediated: #56b4e9; --planned: #cc79a7; --deferred: #e69f00;
   --manual: #d55e00; --failed: #1b1f24; --skipped: #aeb6bf;
-  --covered: #009e73; --onboarded: #0072b2; --pending: #e69f00; --capacity: #1b1f24;
-  --limit: #cc79a7; --critical: #d55e00;
+  --covered: #008060; --onboarded: #0072b2; --pending: #a86500; --capacity: #1b1f24;
+  --limit: #b0508a; --critical: #c04f00;
 }
 @media (prefers-color-scheme: dark) {
   :root {
     --bg: #0f1419; --fg: #e6edf3; --muted: #9da7b3; --line: #3d444d; --grid: #262c33; --panel: #161b22;
     --accent: #56b4e9; --link: #7cc4f0; --failed: #e6edf3; --capacity: #e6edf3; --onboarded: #56b4e9;
-    --skipped: #5c6670;
+    --skipped: #5c6670; --covered: #009e73; --pending: #e69f00; --limit: #cc79a7; --critical: #e0702a;
   }
 }
 @media print {
@@ -108,11 +109,7 @@ figcaption { font-weight: 600; font-size: 0.9rem; }
 .chart .mark.capacity { fill: var(--capacity); }
 .chart .mark.limit, .chart .mark.critical { fill: none; stroke: none; }
 .chart .direct { font-size: 12px; font-weight: 600; fill: var(--fg); }
-.chart .direct.onboarded { fill: var(--onboarded); }
-.chart .direct.pending { fill: var(--pending); }
-.chart .direct.limit { fill: var(--limit); }
-.chart .direct.critical { fill: var(--critical); }
-.chart .direct.covered-line { fill: var(--covered); }
+.chart .line.key { stroke-width: 3; }
 .chart .event-line { stroke: var(--fg); stroke-dasharray: 2 3; stroke-width: 1.4; }
 .chart .mark.event-mark { fill: var(--fg); stroke: none; }
 .chart .event-label { font-size: 11px; font-weight: 600; fill: var(--fg); }

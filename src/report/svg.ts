@@ -218,9 +218,10 @@ function directLabels(series: readonly Series[], frame: Frame): string {
         y: frame.y(last.value),
         text: `${s.valueOnly === true ? "" : `${s.name} `}${formatNumber(last.value)}${s.unit === "" ? "" : ` ${s.unit}`}`,
         cls: s.cls,
+        valueOnly: s.valueOnly === true,
       };
     })
-    .filter((l): l is { y: number; text: string; cls: string } => l !== undefined)
+    .filter((l): l is { y: number; text: string; cls: string; valueOnly: boolean } => l !== undefined)
     .sort((a, b) => a.y - b.y);
   for (let i = 1; i < labels.length; i += 1) {
     const above = labels[i - 1];
@@ -230,7 +231,12 @@ function directLabels(series: readonly Series[], frame: Frame): string {
   return labels
     .map(
       (l) =>
-        `<text class="direct ${l.cls}" x="${fixed(frame.right + 8)}" y="${fixed(l.y)}" dominant-baseline="middle">${escapeHtml(l.text)}</text>`,
+        // A sample of the line (its colour and dash) keys the label; the text itself stays in the
+        // page's text colour, readable whatever the series' colour.
+        (l.valueOnly
+          ? ""
+          : `<line class="line key ${l.cls}" x1="${fixed(frame.right + 6)}" x2="${fixed(frame.right + 24)}" y1="${fixed(l.y)}" y2="${fixed(l.y)}"/>`) +
+        `<text class="direct" x="${fixed(frame.right + (l.valueOnly ? 8 : 28))}" y="${fixed(l.y)}" dominant-baseline="middle">${escapeHtml(l.text)}</text>`,
     )
     .join("");
 }
@@ -269,7 +275,7 @@ export function timeChart(chart: TimeChart): string {
   const panelHeight = chart.panelHeight ?? 120;
   const gap = 34;
   const left = 56;
-  const right = width - (chart.labelWidth ?? 118);
+  const right = width - (chart.labelWidth ?? 150);
   const top = 26;
   const height = top + chart.panels.length * panelHeight + (chart.panels.length - 1) * gap + 40;
   const x = linear([chart.start, chart.end], [left, right]);
