@@ -293,116 +293,110 @@ function coverageSection(section: SectionAnswer, data: ReportData): string {
 // ---------------------------------------------------------------------------------------------------
 // API rollout
 
+/** One instance's figures from "API rollout per service", in a sentence. */
+function serviceSummary(services: QueryAnswer, index: number): string {
+  const f = (column: string): string => figure(services, index, column);
+  const counts =
+    `${f("Onboarded")} of ${f("Apis")} APIs onboarded, ${f("Pending")} pending, ${f("Manual")} manual, ` +
+    `${f("Failed")} failed, ${f("Skipped")} skipped`;
+  if (text(services.rows[index] ?? {}, "Decision") === "") return `${counts}.`;
+  return (
+    `${counts}; last decision ${f("Decision")} at capacity ${f("CapacityPercent")} ` +
+    `(limit ${f("LimitPercent")}, critical ${f("CriticalPercent")}); rollbacks: ${f("Rollbacks")}.`
+  );
+}
+
+type Decision = { readonly row: Row; readonly index: number };
+
+/** One instance's decisions drawn: APIs over time above, the capacity readings against the limit and critical level below. */
+function serviceChart(
+  name: string,
+  decisions: QueryAnswer,
+  rows: readonly Decision[],
+  window: { start: number; end: number },
+): string {
+  const points = (column: string): Point[] =>
+    rows.flatMap(({ row, index }) => {
+      const t = time(row, "TimeGenerated");
+      const value = num(row, column);
+      return t === null || value === null ? [] : [{ t, value, source: source(decisions, index, column) }];
+    });
+  const onboarded = points("Onboarded");
+  const pending = points("Pending");
+  const capacity = points("CapacityPercent");
+  // From the first decision in the window: a rollout is drawn where it happened, not squeezed into a week.
+  const first = Math.min(...rows.map(({ row }) => time(row, "TimeGenerated") ?? window.end));
+  const from = Math.max(window.start, first - Math.max((window.end - first) * 0.03, 60_000));
+  const rollbacks = rows.filter(({ row }) => text(row, "Decision") === "rollback");
+  const events = rollbacks.flatMap(({ row, index }) => {
+    const t = time(row, "TimeGenerated");
+    return t === null ? [] : [{ t, label: "rollback", source: source(decisions, index, "Decision") }];
+  });
+  const latest = rows.at(-1)?.row ?? {};
+  const description =
+    `${name}: APIs onboarded and not yet onboarded after each of ${String(rows.length)} rollout decisions, and the ` +
+    `capacity reading (${text(latest, "Metric") || "capacity"}) each decision was taken on, against the limit and the ` +
+    `critical level; ${String(rollbacks.length)} rollbacks marked. Latest: ${String(num(latest, "Onboarded") ?? "?")} ` +
+    `onboarded, ${String(num(latest, "Pending") ?? "?")} not onboarded, capacity ${String(num(latest, "CapacityPercent") ?? "unknown")} %.`;
+  const step = (name: string, cls: string, marker: Series["marker"], unit: string, of: Point[]): Series => ({
+    name,
+    cls,
+    marker,
+    step: true,
+    unit,
+    points: of,
+  });
+  return timeChart({
+    title: `${name}: API rollout over time`,
+    description,
+    start: from,
+    end: window.end,
+    panels: [
+      {
+        label: "APIs",
+        unit: "",
+        top: Math.max(1, ...onboarded.map((p) => p.value), ...pending.map((p) => p.value)),
+        series: [
+          step("onboarded", "onboarded", "circle", "", onboarded),
+          step("not onboarded", "pending", "square", "", pending),
+        ],
+      },
+      {
+        label: "capacity %",
+        unit: "%",
+        top: Math.max(100, ...capacity.map((p) => p.value)),
+        series: [
+          { ...step("capacity", "capacity", "diamond", "%", capacity), step: false },
+          step("limit", "limit", "circle", "%", points("LimitPercent")),
+          step("critical", "critical", "circle", "%", points("CriticalPercent")),
+        ],
+      },
+    ],
+    events,
+  });
+}
+
+/** A card per instance of "API rollout per service", with its decisions of "API rollout decisions" drawn. */
 function rolloutCharts(section: SectionAnswer, data: ReportData): string {
   const services = answerOf(section, TITLES.rolloutPerService);
   const decisions = answerOf(section, TITLES.rolloutDecisions);
   if (services === undefined || decisions === undefined) return "";
   const end = Date.parse(data.generatedAt);
-  const start = end - data.scope.days * 86_400_000;
+  const window = { start: end - data.scope.days * 86_400_000, end };
   const cards = services.rows.map((serviceRow, serviceIndex) => {
     const serviceId = text(serviceRow, "ServiceId");
-    const key = serviceId.toLowerCase();
     const rows = decisions.rows
       .map((row, index) => ({ row, index }))
-      .filter(({ row }) => text(row, "ServiceId").toLowerCase() === key);
+      .filter(({ row }) => text(row, "ServiceId").toLowerCase() === serviceId.toLowerCase());
     const name = resourceName(serviceId);
-    const counts =
-      `${figure(services, serviceIndex, "Onboarded")} of ${figure(services, serviceIndex, "Apis")} APIs onboarded, ` +
-      `${figure(services, serviceIndex, "Pending")} pending, ${figure(services, serviceIndex, "Manual")} manual, ` +
-      `${figure(services, serviceIndex, "Failed")} failed, ${figure(services, serviceIndex, "Skipped")} skipped`;
-    const decided =
-      text(serviceRow, "Decision") === ""
-        ? "."
-        : `; last decision ${figure(services, serviceIndex, "Decision")} at capacity ${figure(services, serviceIndex, "CapacityPercent")} ` +
-          `(limit ${figure(services, serviceIndex, "LimitPercent")}, critical ${figure(services, serviceIndex, "CriticalPercent")}); ` +
-          `rollbacks: ${figure(services, serviceIndex, "Rollbacks")}.`;
-    const summary = counts + decided;
-    if (rows.length === 0) {
-      return `<article class="service"><h3>${escapeHtml(name)}</h3><p class="id">${escapeHtml(serviceId)}</p><p>${summary}</p><p class="empty">No rollout decisions in the window.</p></article>`;
-    }
-    const points = (column: string): Point[] =>
-      rows.flatMap(({ row, index }) => {
-        const t = time(row, "TimeGenerated");
-        const value = num(row, column);
-        return t === null || value === null ? [] : [{ t, value, source: source(decisions, index, column) }];
-      });
-    const onboarded = points("Onboarded");
-    const pending = points("Pending");
-    const capacity = points("CapacityPercent");
-    const limit = points("LimitPercent");
-    const critical = points("CriticalPercent");
-    // From the first decision in the window: a rollout is drawn where it happened, not squeezed into a week.
-    const times = rows.map(({ row }) => time(row, "TimeGenerated")).filter((t): t is number => t !== null);
-    const first = Math.min(...times);
-    const from = Math.max(start, first - Math.max((end - first) * 0.03, 60_000));
-    const apisTop = Math.max(1, ...onboarded.map((p) => p.value), ...pending.map((p) => p.value));
-    const percentTop = Math.max(100, ...capacity.map((p) => p.value));
-    const rollbacks = rows.filter(({ row }) => text(row, "Decision") === "rollback");
-    const events = rollbacks.flatMap(({ row, index }) => {
-      const t = time(row, "TimeGenerated");
-      return t === null ? [] : [{ t, label: "rollback", source: source(decisions, index, "Decision") }];
-    });
-    const latest = rows.at(-1)?.row;
-    const description =
-      `${name}: APIs onboarded and not yet onboarded after each of ${String(rows.length)} rollout decisions, and the capacity ` +
-      `reading (${text(latest ?? {}, "Metric") || "capacity"}) each decision was taken on, against the limit and the critical ` +
-      `level; ${String(rollbacks.length)} rollbacks marked.` +
-      (latest === undefined
-        ? ""
-        : ` Latest: ${String(num(latest, "Onboarded") ?? "?")} onboarded, ${String(num(latest, "Pending") ?? "?")} not onboarded, capacity ${String(num(latest, "CapacityPercent") ?? "unknown")} %.`);
-    const chart = timeChart({
-      title: `${name}: API rollout over time`,
-      description,
-      start: from,
-      end,
-      panels: [
-        {
-          label: "APIs",
-          unit: "",
-          top: apisTop,
-          series: [
-            {
-              name: "onboarded",
-              cls: "onboarded",
-              marker: "circle",
-              step: true,
-              unit: "",
-              points: onboarded,
-            },
-            {
-              name: "not onboarded",
-              cls: "pending",
-              marker: "square",
-              step: true,
-              unit: "",
-              points: pending,
-            },
-          ],
-        },
-        {
-          label: "capacity %",
-          unit: "%",
-          top: percentTop,
-          series: [
-            {
-              name: "capacity",
-              cls: "capacity",
-              marker: "diamond",
-              step: false,
-              unit: "%",
-              points: capacity,
-            },
-            { name: "limit", cls: "limit", marker: "circle", step: true, unit: "%", points: limit },
-            { name: "critical", cls: "critical", marker: "circle", step: true, unit: "%", points: critical },
-          ],
-        },
-      ],
-      events,
-    });
     const titleId = nextId("service");
+    const drawn =
+      rows.length === 0
+        ? '<p class="empty">No rollout decisions in the window.</p>'
+        : `<div class="chart-wrap">${serviceChart(name, decisions, rows, window)}</div>`;
     return (
-      `<article class="service" aria-labelledby="${titleId}"><h3 id="${titleId}">${escapeHtml(name)}</h3><p class="id">${escapeHtml(serviceId)}</p>` +
-      `<p>${summary}</p><div class="chart-wrap">${chart}</div></article>`
+      `<article class="service" aria-labelledby="${titleId}"><h3 id="${titleId}">${escapeHtml(name)}</h3>` +
+      `<p class="id">${escapeHtml(serviceId)}</p><p>${serviceSummary(services, serviceIndex)}</p>${drawn}</article>`
     );
   });
   return cards.join("");
