@@ -354,6 +354,17 @@ describe("autoprotect report", () => {
     expect(result.stdout).toBe("No outcomes in AutoprotectOutcomes_CL in the last 7 days.\n");
   });
 
+  it("makes the page from an empty window too: every query shown with no rows", async () => {
+    const empty = join(dir, "no-logs-page.json");
+    await writeFile(empty, JSON.stringify(estateWithWorkspace()));
+    const result = await cli(["report", "--workspace", CUSTOMER_ID, "-o", "html", "--simulate", empty]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain("No outcomes in the window.");
+    expect(result.stdout).toContain("No data yet.");
+    expect(result.stdout).not.toContain("<svg");
+    expect(result.stdout.match(/data-rows="0"/g)?.length).toBeGreaterThanOrEqual(17);
+  });
+
   it("colours only on a terminal", async () => {
     let stdout = "";
     const code = await runCli(["report", "--workspace", CUSTOMER_ID, "--simulate", estatePath], {
