@@ -60,3 +60,9 @@ autoprotect("Coverage now, read back from the simulated Log Analytics workspace"
   "--simulate",
   estate,
 ]);
+
+// The README's next command after the demo: the report page, from the same simulated workspace.
+process.stdout.write(
+  `\nThe report page (one self-contained HTML file, no network needed to open it):\n` +
+    `$ npx autoprotect report --workspace ${workspace} --simulate ${estate} -o html --out .autoprotect/report.html\n`,
+);

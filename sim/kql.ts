@@ -1,16 +1,39 @@
 /**
- * A small, honest subset of KQL for the simulated Log Analytics query API. A query is a table name and
- * then, each after a `|`:
- *
- * - `where C op V [and C op V …]`, op one of `==` `!=` `=~` `!~` `>` `>=` `<` `<=`, V a string ("…" or '…'),
- *   a number, `true`/`false`, `ago(7d)` (units d, h, m, s, ms), `now()` or `datetime("…")`;
- * - `summarize arg_max(C, *) by A, B` (also `arg_min`, a column list instead of `*`, no `by`);
- * - `summarize [N =] count() [by A, B]` (the count column is `count_` unless named);
- * - `project A, B`; `order by A [asc|desc], …` (`sort by`; default desc, as KQL's); `take N` (`limit N`).
+ * A small, honest subset of KQL for the simulated Log Analytics query API: exactly what the project's
+ * queries (docs/queries.kql) use. A query is `let` statements (`let name = tabular expression;`) and a
+ * tabular expression: a table or a let name, then each after a `|` one of `where`, `extend`, `project`,
+ * `summarize … [by …]`, `join kind=inner|leftouter … on …`, `mv-expand … to typeof(…)`, `order by` /
+ * `sort by`, `take` / `limit`. Expressions and functions: kql-eval.ts; sim/README.md lists them.
  *
  * Anything else is refused, naming what is not supported: never a silently wrong answer.
  */
-import type { LogAnalyticsColumnType, LogTable, StreamColumn } from "./logs.js";
+import {
+  compareValues,
+  compile,
+  convert,
+  formatTimespan,
+  isAggregate,
+  nullOf,
+  type Column,
+  type Compiled,
+  type KqlType,
+  type Row,
+  type Scope,
+} from "./kql-eval.js";
+import {
+  Cursor,
+  parseAssignments,
+  semantic,
+  syntaxError,
+  tokenize,
+  unsupported,
+  type Assignment,
+  type Expr,
+  type Token,
+} from "./kql-syntax.js";
+import type { LogAnalyticsColumnType, LogTable } from "./logs.js";
+
+export { QueryRefusal } from "./kql-syntax.js";
 
 export interface QueryColumn {
   readonly name: string;
@@ -23,536 +46,504 @@ export interface QueryResult {
   readonly rows: readonly unknown[][];
 }
 
-/** Why a query was refused; `body(correlationId)` is the query API's error answer (400). */
-export class QueryRefusal extends Error {
-  override readonly name = "QueryRefusal";
-  constructor(
-    readonly kind: "syntax" | "semantic" | "unsupported",
-    message: string,
-    readonly detail: Readonly<Record<string, unknown>> = {},
-  ) {
-    super(message);
-  }
+interface Frame {
+  readonly columns: readonly Column[];
+  readonly rows: readonly Row[];
+}
 
-  body(correlationId: string): { error: Record<string, unknown> } {
-    const base = { code: "BadArgumentError", correlationId };
-    switch (this.kind) {
-      case "unsupported":
-        // Not an Azure answer: the simulator names what its subset lacks, in the message the SDK surfaces.
-        return {
-          error: {
-            ...base,
-            message: `The request had some invalid properties: ${this.message}`,
-            innererror: { code: "NotSupportedBySimulator", message: this.message },
-          },
-        };
-      case "semantic":
-        return {
-          error: {
-            ...base,
-            message: "The request had some invalid properties",
-            innererror: {
-              code: "SemanticError",
-              message: "A semantic error occurred.",
-              innererror: { code: "SEM0100", message: this.message, ...this.detail },
-            },
-          },
-        };
-      case "syntax":
-        return {
-          error: {
-            ...base,
-            message: "The request had some invalid properties",
-            innererror: {
-              code: "SyntaxError",
-              message: "A recognition error occurred in the query.",
-              innererror: { code: "SYN0002", message: this.message, ...this.detail },
-            },
-          },
-        };
-    }
-  }
+interface Context {
+  readonly now: number;
+  readonly queryLength: number;
+  /** A table or let name → its rows. */
+  resolve(name: Token, operator: string): Frame;
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Tokens
+// Statements and pipelines
 
-type TokenKind = "ident" | "number" | "string" | "timespan" | "op";
-
-interface Token {
-  readonly kind: TokenKind;
-  readonly text: string;
-  /** 1-based position in the query. */
-  readonly pos: number;
-  /** number: its value; timespan: milliseconds; string: the unquoted text. */
-  readonly value?: number | string;
-}
-
-const TIMESPAN_UNITS: Readonly<Record<string, number>> = {
-  d: 86_400_000,
-  h: 3_600_000,
-  m: 60_000,
-  s: 1_000,
-  ms: 1,
-};
-const OPERATORS = ["==", "!=", "=~", "!~", ">=", "<=", ">", "<", "=", "|", ",", "(", ")", "*"];
-
-function syntaxError(text: string, pos: number): QueryRefusal {
-  return new QueryRefusal("syntax", `Query could not be parsed at '${text}' on line [1,${String(pos)}]`, {
-    line: 1,
-    pos,
-    token: text,
-  });
-}
-
-function tokenize(query: string): Token[] {
-  const tokens: Token[] = [];
-  let i = 0;
-  while (i < query.length) {
-    const ch = query.charAt(i);
-    if (/\s/.test(ch)) {
-      i += 1;
-      continue;
-    }
-    const pos = i + 1;
-    const rest = query.slice(i);
-    if (rest.startsWith("//")) {
-      // A comment runs to the end of the line.
-      const newline = rest.indexOf("\n");
-      i = newline < 0 ? query.length : i + newline + 1;
-      continue;
-    }
-    const ident = /^[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z]+)*/.exec(rest);
-    if (ident !== null) {
-      tokens.push({ kind: "ident", text: ident[0], pos });
-      i += ident[0].length;
-      continue;
-    }
-    const number = /^\d+(?:\.\d+)?/.exec(rest);
-    if (number !== null) {
-      const unit = /^[A-Za-z]+/.exec(rest.slice(number[0].length));
-      if (unit !== null) {
-        const factor = TIMESPAN_UNITS[unit[0]];
-        if (factor === undefined) throw syntaxError(number[0] + unit[0], pos);
-        tokens.push({ kind: "timespan", text: number[0] + unit[0], pos, value: Number(number[0]) * factor });
-        i += number[0].length + unit[0].length;
-      } else {
-        tokens.push({ kind: "number", text: number[0], pos, value: Number(number[0]) });
-        i += number[0].length;
-      }
-      continue;
-    }
-    if (ch === '"' || ch === "'") {
-      let j = i + 1;
-      let value = "";
-      while (j < query.length && query.charAt(j) !== ch) {
-        if (query.charAt(j) === "\\" && j + 1 < query.length) {
-          const escaped = query.charAt(j + 1);
-          value += escaped === "n" ? "\n" : escaped === "t" ? "\t" : escaped;
-          j += 2;
-        } else {
-          value += query.charAt(j);
-          j += 1;
-        }
-      }
-      if (j >= query.length) throw syntaxError(query.slice(i), pos);
-      tokens.push({ kind: "string", text: query.slice(i, j + 1), pos, value });
-      i = j + 1;
-      continue;
-    }
-    // Any other character is a token of its own: the parser says what it cannot take, and where (so
-    // `between (a .. b)` is refused for `between`, not for its dots).
-    const op = OPERATORS.find((o) => rest.startsWith(o)) ?? ch;
-    tokens.push({ kind: "op", text: op, pos });
-    i += op.length;
-  }
-  return tokens;
-}
-
-/** Splits the tokens into the `|`-separated stages. */
-function stages(tokens: readonly Token[]): Token[][] {
+/** Splits tokens at `sep` outside parentheses. */
+function split(tokens: readonly Token[], sep: string): Token[][] {
   const out: Token[][] = [[]];
+  let depth = 0;
   for (const token of tokens) {
-    if (token.kind === "op" && token.text === "|") out.push([]);
-    else out[out.length - 1]?.push(token);
+    if (token.kind === "op" && token.text === "(") depth += 1;
+    if (token.kind === "op" && token.text === ")") depth -= 1;
+    if (token.kind === "op" && token.text === sep) {
+      if (depth > 0) {
+        throw sep === "|"
+          ? unsupported("a sub-query in parentheses (bind it with 'let' and use its name)")
+          : syntaxError(sep, token.pos);
+      }
+      out.push([]);
+    } else {
+      out[out.length - 1]?.push(token);
+    }
   }
   return out;
 }
 
-/** A cursor over one stage's tokens. */
-class Cursor {
-  private index = 0;
-  constructor(
-    private readonly tokens: readonly Token[],
-    readonly operator: string,
-    private readonly queryLength: number,
-  ) {}
-
-  peek(): Token | undefined {
-    return this.tokens[this.index];
-  }
-
-  next(): Token {
-    const token = this.tokens[this.index];
-    if (token === undefined) throw syntaxError("<end of query>", this.queryLength + 1);
-    this.index += 1;
-    return token;
-  }
-
-  done(): boolean {
-    return this.index >= this.tokens.length;
-  }
-
-  isOp(text: string): boolean {
-    const token = this.peek();
-    return token?.kind === "op" && token.text === text;
-  }
-
-  isWord(word: string): boolean {
-    const token = this.peek();
-    return token?.kind === "ident" && token.text.toLowerCase() === word;
-  }
-
-  expectOp(text: string): void {
-    const token = this.next();
-    if (token.kind !== "op" || token.text !== text) throw syntaxError(token.text, token.pos);
-  }
-
-  ident(): Token {
-    const token = this.next();
-    if (token.kind !== "ident") throw syntaxError(token.text, token.pos);
-    return token;
-  }
-
-  end(): void {
-    const token = this.peek();
-    if (token !== undefined) throw unsupported(`'${token.text}' in the '${this.operator}' operator`);
-  }
+function scopeOf(frame: Frame, ctx: Context, operator: string, aggregate = false): Scope {
+  return { columns: frame.columns, now: ctx.now, operator, aggregate };
 }
 
-function unsupported(what: string): QueryRefusal {
-  return new QueryRefusal(
-    "unsupported",
-    `the simulator's query subset does not support ${what} (it has: where ==, !=, =~, !~, <, <=, >, >= joined by 'and'; ` +
-      "summarize arg_max()/arg_min()/count() by columns; project; order by/sort by; take/limit)",
+function pipeline(tokens: readonly Token[], ctx: Context): Frame {
+  const [head = [], ...operators] = split(tokens, "|");
+  const source = head[0];
+  if (source === undefined) throw syntaxError("<end of query>", ctx.queryLength + 1);
+  if (source.kind !== "ident") throw syntaxError(source.text, source.pos);
+  if (head.length > 1) {
+    throw unsupported(
+      `'${source.text}' as the start of a query (only a table or let name, then '|' operators)`,
+    );
+  }
+  let frame = ctx.resolve(source, operators[0]?.[0]?.text ?? "table");
+  for (const stage of operators) frame = operator(stage, frame, ctx);
+  return frame;
+}
+
+function operator(stage: readonly Token[], frame: Frame, ctx: Context): Frame {
+  const head = stage[0];
+  if (head === undefined) throw syntaxError("|", ctx.queryLength);
+  if (head.kind !== "ident") throw syntaxError(head.text, head.pos);
+  const name = head.text.toLowerCase();
+  const cursor = new Cursor(
+    stage.slice(1),
+    name === "order" || name === "sort" ? `${name} by` : name,
+    ctx.queryLength,
   );
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Values
-
-type Row = Record<string, unknown>;
-type Literal =
-  | { kind: "string"; value: string }
-  | { kind: "number"; value: number }
-  | { kind: "bool"; value: boolean }
-  | { kind: "datetime"; value: number };
-
-interface Schema {
-  readonly columns: StreamColumn[];
-}
-
-function column(schema: Schema, name: string, operator: string, scalar = true): StreamColumn {
-  const found = schema.columns.find((c) => c.name === name);
-  if (found === undefined) {
-    throw new QueryRefusal(
-      "semantic",
-      `'${operator}' operator: Failed to resolve ${scalar ? "scalar" : "table or column"} expression named '${name}'`,
-    );
-  }
-  return found;
-}
-
-function timeOf(value: unknown): number | undefined {
-  if (typeof value !== "string") return undefined;
-  const ms = Date.parse(value);
-  return Number.isFinite(ms) ? ms : undefined;
-}
-
-/** Orders two values of a column's type; null sorts before anything. */
-function compare(type: LogAnalyticsColumnType, a: unknown, b: unknown): number {
-  const na = a === null || a === undefined;
-  const nb = b === null || b === undefined;
-  if (na || nb) return na && nb ? 0 : na ? -1 : 1;
-  if (type === "datetime") return (timeOf(a) ?? 0) - (timeOf(b) ?? 0);
-  if (typeof a === "number" && typeof b === "number") return a - b;
-  if (typeof a === "boolean" && typeof b === "boolean") return Number(a) - Number(b);
-  const sa = typeof a === "string" ? a : JSON.stringify(a);
-  const sb = typeof b === "string" ? b : JSON.stringify(b);
-  return sa < sb ? -1 : sa > sb ? 1 : 0;
-}
-
-function literal(cursor: Cursor, now: number): Literal {
-  const token = cursor.next();
-  if (token.kind === "string") return { kind: "string", value: String(token.value) };
-  if (token.kind === "number") return { kind: "number", value: Number(token.value) };
-  if (token.kind === "ident") {
-    const word = token.text.toLowerCase();
-    if (word === "true" || word === "false") return { kind: "bool", value: word === "true" };
-    if (!cursor.isOp("("))
-      throw unsupported(`'${token.text}' as a value in 'where' (only literals, ago(), now(), datetime())`);
-    cursor.expectOp("(");
-    if (word === "ago") {
-      const span = cursor.next();
-      if (span.kind !== "timespan")
-        throw unsupported(`'ago(${span.text})' (ago takes a timespan such as 7d, 12h, 30m)`);
-      cursor.expectOp(")");
-      return { kind: "datetime", value: now - Number(span.value) };
-    }
-    if (word === "now") {
-      cursor.expectOp(")");
-      return { kind: "datetime", value: now };
-    }
-    if (word === "datetime") {
-      const text = cursor.next();
-      const ms = text.kind === "string" ? Date.parse(String(text.value)) : Number.NaN;
-      if (!Number.isFinite(ms)) throw syntaxError(text.text, text.pos);
-      cursor.expectOp(")");
-      return { kind: "datetime", value: ms };
-    }
-    throw unsupported(`the function '${token.text}()'`);
-  }
-  throw syntaxError(token.text, token.pos);
-}
-
-const COMPARISONS = ["==", "!=", "=~", "!~", ">", ">=", "<", "<="];
-
-function predicate(cursor: Cursor, schema: Schema, now: number): (row: Row) => boolean {
-  const name = cursor.next();
-  if (name.kind !== "ident") {
-    if (name.kind === "op" && name.text === "(") throw unsupported("parentheses in 'where'");
-    throw syntaxError(name.text, name.pos);
-  }
-  // `isnotnull(Details.step)`, `tolower(ResourceId) == …`: a function, not a column the query lacks.
-  if (cursor.isOp("(")) throw unsupported(`the function '${name.text}()' in 'where'`);
-  const col = column(schema, name.text, "where");
-  const opToken = cursor.next();
-  if (opToken.kind !== "op" || !COMPARISONS.includes(opToken.text)) {
-    throw opToken.kind === "ident"
-      ? unsupported(`'${opToken.text}' in 'where'`)
-      : syntaxError(opToken.text, opToken.pos);
-  }
-  const op = opToken.text;
-  const value = literal(cursor, now);
-  const expected: Literal["kind"] =
-    col.type === "string"
-      ? "string"
-      : col.type === "datetime"
-        ? "datetime"
-        : col.type === "boolean"
-          ? "bool"
-          : col.type === "dynamic"
-            ? "string"
-            : "number";
-  if (col.type === "dynamic") throw unsupported(`comparing the dynamic column '${col.name}'`);
-  if (value.kind !== expected) {
-    throw new QueryRefusal(
-      "semantic",
-      `Cannot compare values of types ${col.type === "boolean" ? "bool" : col.type} and ${value.kind} (column '${col.name}').`,
-    );
-  }
-  if ((op === "=~" || op === "!~") && col.type !== "string") {
-    throw new QueryRefusal("semantic", `'${op}' needs string operands; '${col.name}' is ${col.type}.`);
-  }
-  return (row) => {
-    let cell: unknown = row[col.name];
-    if (col.type === "datetime") cell = timeOf(cell);
-    if (cell === null || cell === undefined) return op === "!=" || op === "!~";
-    if (op === "=~" || op === "!~") {
-      const same = typeof cell === "string" && cell.toLowerCase() === String(value.value).toLowerCase();
-      return op === "=~" ? same : !same;
-    }
-    const order = compare(col.type === "datetime" ? "long" : col.type, cell, value.value);
-    switch (op) {
-      case "==":
-        return order === 0;
-      case "!=":
-        return order !== 0;
-      case ">":
-        return order > 0;
-      case ">=":
-        return order >= 0;
-      case "<":
-        return order < 0;
-      default:
-        return order <= 0;
-    }
-  };
-}
-
-function columnList(cursor: Cursor, schema: Schema, operator: string): StreamColumn[] {
-  const list: StreamColumn[] = [];
-  for (;;) {
-    const token = cursor.next();
-    if (token.kind !== "ident") throw syntaxError(token.text, token.pos);
-    if (cursor.isOp("(")) throw unsupported(`'${token.text}()' in '${operator}' (only column names)`);
-    if (cursor.isOp("=")) throw unsupported(`renaming columns in '${operator}'`);
-    list.push(column(schema, token.text, operator));
-    if (!cursor.isOp(",")) return list;
-    cursor.next();
+  switch (name) {
+    case "where":
+      return where(cursor, frame, ctx);
+    case "extend":
+      return extend(cursor, frame, ctx);
+    case "project":
+      return project(cursor, frame, ctx);
+    case "summarize":
+      return summarize(cursor, frame, ctx);
+    case "join":
+      return join(cursor, frame, ctx);
+    case "mv-expand":
+      return mvExpand(cursor, frame);
+    case "order":
+    case "sort":
+      return orderBy(cursor, frame);
+    case "take":
+    case "limit":
+      return take(cursor, frame);
+    default:
+      throw unsupported(`the '${head.text}' operator`);
   }
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Operators
+// Row operators
 
-interface Frame {
-  schema: Schema;
-  rows: Row[];
+function where(cursor: Cursor, frame: Frame, ctx: Context): Frame {
+  const [only, ...more] = parseAssignments(cursor);
+  if (only === undefined || more.length > 0 || only.name !== undefined) {
+    throw syntaxError(",", 0);
+  }
+  const predicate = compile(only.expr, scopeOf(frame, ctx, "where"));
+  if (predicate.type !== "bool") throw semantic(`'where' needs a bool predicate, not ${predicate.type}`);
+  return { columns: frame.columns, rows: frame.rows.filter((row) => predicate.eval(row, []) === true) };
 }
 
-function where(cursor: Cursor, frame: Frame, now: number): Frame {
-  const tests = [predicate(cursor, frame.schema, now)];
-  while (!cursor.done()) {
-    if (cursor.isWord("and")) {
-      cursor.next();
-      tests.push(predicate(cursor, frame.schema, now));
-      continue;
-    }
-    const token = cursor.next();
-    throw token.kind === "ident"
-      ? unsupported(`'${token.text}' in 'where'`)
-      : syntaxError(token.text, token.pos);
-  }
-  return { schema: frame.schema, rows: frame.rows.filter((row) => tests.every((test) => test(row))) };
+/** The column a named or plain column expression gives; other unnamed expressions are refused. */
+function nameOf(assignment: Assignment, operator: string): string {
+  if (assignment.name !== undefined) return assignment.name;
+  if (assignment.expr.kind === "column") return assignment.expr.name;
+  throw unsupported(`an unnamed expression in '${operator}' (name it: Name = …)`);
 }
 
-function groupBy(cursor: Cursor, frame: Frame): { keys: StreamColumn[]; groups: Map<string, Row[]> } {
-  let keys: StreamColumn[] = [];
-  if (cursor.isWord("by")) {
-    cursor.next();
-    keys = columnList(cursor, frame.schema, "summarize");
-  }
-  cursor.end();
-  const groups = new Map<string, Row[]>();
-  for (const row of frame.rows) {
-    const key = JSON.stringify(keys.map((k) => row[k.name] ?? null));
-    const group = groups.get(key);
-    if (group === undefined) groups.set(key, [row]);
-    else group.push(row);
-  }
-  return { keys, groups };
+function withColumn(columns: readonly Column[], column: Column): Column[] {
+  const index = columns.findIndex((c) => c.name === column.name);
+  if (index < 0) return [...columns, column];
+  return columns.map((c, i) => (i === index ? column : c));
 }
 
-function summarize(cursor: Cursor, frame: Frame): Frame {
-  let resultName: string | undefined;
-  const first = cursor.ident();
-  let fn = first;
-  if (cursor.isOp("=")) {
-    cursor.next();
-    resultName = first.text;
-    fn = cursor.ident();
+function extend(cursor: Cursor, frame: Frame, ctx: Context): Frame {
+  let current: Frame = frame;
+  for (const assignment of parseAssignments(cursor)) {
+    const name = nameOf(assignment, "extend");
+    const value = compile(assignment.expr, scopeOf(current, ctx, "extend"));
+    current = {
+      columns: withColumn(current.columns, { name, type: value.type }),
+      rows: current.rows.map((row) => ({ ...row, [name]: value.eval(row, []) })),
+    };
   }
-  if (!cursor.isOp("(")) throw unsupported(`'${fn.text}' in 'summarize' (an aggregation function is needed)`);
-  cursor.next();
-  const name = fn.text.toLowerCase();
-
-  if (name === "count") {
-    cursor.expectOp(")");
-    if (cursor.isOp(",")) throw unsupported("more than one aggregation in 'summarize'");
-    const { keys, groups } = groupBy(cursor, frame);
-    const countName = resultName ?? "count_";
-    const columns: StreamColumn[] = [...keys, { name: countName, type: "long" }];
-    const rows: Row[] = [...groups.values()].map((group) => {
-      const row: Row = {};
-      for (const key of keys) row[key.name] = group[0]?.[key.name] ?? null;
-      row[countName] = group.length;
-      return row;
-    });
-    // With no `by`, an empty input still gives one row with count 0, as KQL's.
-    if (keys.length === 0 && rows.length === 0) rows.push({ [countName]: 0 });
-    return { schema: { columns }, rows };
-  }
-
-  if (name === "arg_max" || name === "arg_min") {
-    if (resultName !== undefined) throw unsupported(`naming the result of '${fn.text}()'`);
-    const target = column(frame.schema, cursor.ident().text, "summarize");
-    cursor.expectOp(",");
-    let picked: StreamColumn[];
-    if (cursor.isOp("*")) {
-      cursor.next();
-      picked = frame.schema.columns;
-    } else {
-      picked = columnList(cursor, frame.schema, "summarize");
-    }
-    cursor.expectOp(")");
-    if (cursor.isOp(",")) throw unsupported("more than one aggregation in 'summarize'");
-    const { keys, groups } = groupBy(cursor, frame);
-    const sign = name === "arg_max" ? 1 : -1;
-    const columns: StreamColumn[] = [...keys];
-    for (const c of [target, ...picked]) if (!columns.some((k) => k.name === c.name)) columns.push(c);
-    const rows: Row[] = [];
-    for (const group of groups.values()) {
-      let best: Row | undefined;
-      for (const row of group) {
-        const value = row[target.name];
-        if (value === null || value === undefined) continue;
-        if (best === undefined || sign * compare(target.type, value, best[target.name]) > 0) best = row;
-      }
-      const chosen = best ?? group[0];
-      if (chosen === undefined) continue;
-      const out: Row = {};
-      for (const c of columns) out[c.name] = chosen[c.name] ?? null;
-      rows.push(out);
-    }
-    return { schema: { columns }, rows };
-  }
-  throw unsupported(`the aggregation '${fn.text}()' in 'summarize'`);
+  return current;
 }
 
-function project(cursor: Cursor, frame: Frame): Frame {
-  const columns = columnList(cursor, frame.schema, "project");
-  cursor.end();
+function project(cursor: Cursor, frame: Frame, ctx: Context): Frame {
+  const scope = scopeOf(frame, ctx, "project");
+  const outputs = parseAssignments(cursor).map((a) => ({
+    name: nameOf(a, "project"),
+    value: compile(a.expr, scope),
+  }));
+  const names = outputs.map((o) => o.name);
+  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  if (duplicate !== undefined) throw semantic(`'project' operator: column '${duplicate}' is given twice`);
   return {
-    schema: { columns },
-    rows: frame.rows.map((row) => Object.fromEntries(columns.map((c) => [c.name, row[c.name] ?? null]))),
+    columns: outputs.map((o) => ({ name: o.name, type: o.value.type })),
+    rows: frame.rows.map((row) => Object.fromEntries(outputs.map((o) => [o.name, o.value.eval(row, [])]))),
   };
 }
 
-function orderBy(cursor: Cursor, frame: Frame, operator: string): Frame {
-  if (!cursor.isWord("by"))
-    throw syntaxError(cursor.peek()?.text ?? "<end of query>", cursor.peek()?.pos ?? 0);
-  cursor.next();
-  const keys: { column: StreamColumn; direction: number }[] = [];
+function orderBy(cursor: Cursor, frame: Frame): Frame {
+  cursor.expectWord("by");
+  const keys: { name: string; direction: number }[] = [];
   for (;;) {
     const name = cursor.ident();
-    if (cursor.isOp("(")) throw unsupported(`'${name.text}()' in '${operator}' (only column names)`);
-    const col = column(frame.schema, name.text, operator);
+    if (cursor.isOp("(") || cursor.isOp("."))
+      throw unsupported(`expressions in '${cursor.operator}' (only column names)`);
+    if (!frame.columns.some((c) => c.name === name.text)) {
+      throw semantic(
+        `'${cursor.operator}' operator: Failed to resolve scalar expression named '${name.text}'`,
+      );
+    }
     let direction = -1; // KQL's default is descending.
     if (cursor.isWord("asc") || cursor.isWord("desc"))
       direction = cursor.next().text.toLowerCase() === "asc" ? 1 : -1;
-    if (cursor.isWord("nulls")) throw unsupported(`'nulls first/last' in '${operator}'`);
-    keys.push({ column: col, direction });
+    if (cursor.isWord("nulls")) throw unsupported(`'nulls first/last' in '${cursor.operator}'`);
+    keys.push({ name: name.text, direction });
     if (!cursor.isOp(",")) break;
     cursor.next();
   }
   cursor.end();
   const rows = [...frame.rows].sort((a, b) => {
-    for (const { column: col, direction } of keys) {
-      const order = compare(col.type, a[col.name], b[col.name]);
+    for (const { name, direction } of keys) {
+      const order = compareValues(a[name], b[name]);
       if (order !== 0) return direction * order;
     }
     return 0;
   });
-  return { schema: frame.schema, rows };
+  return { columns: frame.columns, rows };
 }
 
 function take(cursor: Cursor, frame: Frame): Frame {
   const count = cursor.next();
   if (count.kind !== "number" || !Number.isInteger(count.value)) throw syntaxError(count.text, count.pos);
   cursor.end();
-  return { schema: frame.schema, rows: frame.rows.slice(0, Number(count.value)) };
+  return { columns: frame.columns, rows: frame.rows.slice(0, Number(count.value)) };
 }
 
-/** The query API's cell for a value of a column type: ISO datetimes, dynamic values as JSON text. */
-function cell(type: LogAnalyticsColumnType, value: unknown): unknown {
-  if (value === null || value === undefined) return type === "string" ? "" : null;
-  if (type === "datetime") {
-    const ms = timeOf(value);
-    return ms === undefined ? null : new Date(ms).toISOString();
+// ---------------------------------------------------------------------------------------------------
+// summarize
+
+interface Aggregation {
+  readonly columns: readonly Column[];
+  values(group: readonly Row[]): unknown[];
+}
+
+/** `arg_max(T, *)`, `arg_max(T, A, B)` (also arg_min): the columns of the row with the largest T. */
+function argExtreme(
+  expr: Extract<Expr, { kind: "call" }>,
+  frame: Frame,
+  taken: ReadonlySet<string>,
+): Aggregation {
+  const [target, ...picks] = expr.args;
+  if (target?.kind !== "column" || picks.length === 0) {
+    throw unsupported(`'${expr.name}()' other than over a column, with '*' or column names`);
   }
-  if (type === "dynamic") return typeof value === "string" ? value : JSON.stringify(value);
-  return value;
+  const column = (name: string): Column => {
+    const found = frame.columns.find((c) => c.name === name);
+    if (found === undefined)
+      throw semantic(`'summarize' operator: Failed to resolve scalar expression named '${name}'`);
+    return found;
+  };
+  const targetColumn = column(target.name);
+  const star = picks.length === 1 && picks[0]?.kind === "column" && picks[0].name === "*";
+  const picked = star
+    ? frame.columns
+    : picks.map((p) => {
+        if (p.kind !== "column")
+          throw unsupported(`'${expr.name}()' of expressions (only column names or '*')`);
+        return column(p.name);
+      });
+  const columns: Column[] = [];
+  for (const c of [targetColumn, ...picked]) {
+    if (!taken.has(c.name) && !columns.some((k) => k.name === c.name)) columns.push(c);
+  }
+  const sign = expr.name === "arg_max" ? 1 : -1;
+  return {
+    columns,
+    values: (group) => {
+      let best: Row | undefined;
+      for (const row of group) {
+        const value = row[targetColumn.name];
+        if (value === null || value === undefined) continue;
+        if (best === undefined || sign * compareValues(value, best[targetColumn.name]) > 0) best = row;
+      }
+      const chosen = best ?? group[0] ?? {};
+      return columns.map((c) => chosen[c.name] ?? nullOf(c.type));
+    },
+  };
+}
+
+function aggregation(
+  assignment: Assignment,
+  frame: Frame,
+  ctx: Context,
+  taken: ReadonlySet<string>,
+): Aggregation {
+  const { expr } = assignment;
+  if (expr.kind === "call" && (expr.name === "arg_max" || expr.name === "arg_min")) {
+    if (assignment.name !== undefined) throw unsupported(`naming the result of '${expr.name}()'`);
+    return argExtreme(expr, frame, taken);
+  }
+  // Compiled first, so that a function the subset lacks is named before anything else.
+  const value = compile(expr, scopeOf(frame, ctx, "summarize", true));
+  let name = assignment.name;
+  if (name === undefined) {
+    if (expr.kind === "call" && expr.name === "count" && expr.args.length === 0) name = "count_";
+    else
+      throw unsupported(
+        `an unnamed aggregation in 'summarize' (name it: Name = ${expr.kind === "call" ? `${expr.name}(…)` : "…"})`,
+      );
+  }
+  if (!containsAggregate(expr))
+    throw semantic(`'summarize' operator: '${name}' uses no aggregation function`);
+  return { columns: [{ name, type: value.type }], values: (group) => [value.eval(group[0] ?? {}, group)] };
+}
+
+function containsAggregate(expr: Expr): boolean {
+  switch (expr.kind) {
+    case "call":
+      return isAggregate(expr.name) || expr.args.some(containsAggregate);
+    case "binary":
+      return containsAggregate(expr.left) || containsAggregate(expr.right);
+    case "member":
+      return containsAggregate(expr.target);
+    case "negate":
+      return containsAggregate(expr.operand);
+    case "in":
+      return containsAggregate(expr.left) || expr.list.some(containsAggregate);
+    default:
+      return false;
+  }
+}
+
+/** A `by` key: a named expression, a column, or `bin(Column, size)` (named after its column, as KQL does). */
+function groupKey(assignment: Assignment, frame: Frame, ctx: Context): { column: Column; value: Compiled } {
+  const { expr } = assignment;
+  let name = assignment.name;
+  if (name === undefined && expr.kind === "column") name = expr.name;
+  if (name === undefined && expr.kind === "call" && expr.name === "bin" && expr.args[0]?.kind === "column") {
+    name = expr.args[0].name;
+  }
+  if (name === undefined) throw unsupported("an unnamed expression in 'summarize … by' (name it: Name = …)");
+  const value = compile(expr, scopeOf(frame, ctx, "summarize"));
+  if (value.type === "dynamic") throw unsupported("grouping by a dynamic value");
+  return { column: { name, type: value.type }, value };
+}
+
+function summarize(cursor: Cursor, frame: Frame, ctx: Context): Frame {
+  const items = parseAssignments(cursor, ["by"]);
+  let keys: { column: Column; value: Compiled }[] = [];
+  if (cursor.isWord("by")) {
+    cursor.next();
+    keys = parseAssignments(cursor).map((a) => groupKey(a, frame, ctx));
+  }
+  const taken = new Set(keys.map((k) => k.column.name));
+  const aggregations = items.map((item) => aggregation(item, frame, ctx, taken));
+  const columns = [...keys.map((k) => k.column), ...aggregations.flatMap((a) => a.columns)];
+  const names = columns.map((c) => c.name);
+  const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+  if (duplicate !== undefined) throw semantic(`'summarize' operator: column '${duplicate}' is given twice`);
+
+  const groups = new Map<string, { key: unknown[]; rows: Row[] }>();
+  for (const row of frame.rows) {
+    const key = keys.map((k) => k.value.eval(row, []));
+    const id = JSON.stringify(key);
+    const group = groups.get(id);
+    if (group === undefined) groups.set(id, { key, rows: [row] });
+    else group.rows.push(row);
+  }
+  // Without `by`, an empty input still gives one row (count() 0), as KQL's.
+  if (keys.length === 0 && groups.size === 0) groups.set("[]", { key: [], rows: [] });
+  const rows = [...groups.values()].map(({ key, rows: group }) => {
+    const values = [...key, ...aggregations.flatMap((a) => a.values(group))];
+    return Object.fromEntries(columns.map((c, i) => [c.name, values[i] ?? nullOf(c.type)]));
+  });
+  return { columns, rows };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// join and mv-expand
+
+function join(cursor: Cursor, frame: Frame, ctx: Context): Frame {
+  if (!cursor.isWord("kind")) {
+    throw unsupported(
+      "'join' without kind= (its default, innerunique, is not implemented: say kind=inner or kind=leftouter)",
+    );
+  }
+  cursor.next();
+  cursor.expectOp("=");
+  const kind = cursor.ident().text;
+  if (kind !== "inner" && kind !== "leftouter")
+    throw unsupported(`'join kind=${kind}' (only inner and leftouter)`);
+  if (cursor.isOp("("))
+    throw unsupported("a sub-query in parentheses as join's right side (bind it with 'let')");
+  const right = ctx.resolve(cursor.ident(), "join");
+  cursor.expectWord("on");
+  const keys: string[] = [];
+  for (;;) {
+    const key = cursor.ident();
+    if (key.text.startsWith("$") || cursor.isOp(".") || cursor.isOp("=="))
+      throw unsupported("'join … on' other than common column names");
+    for (const side of [frame, right]) {
+      if (!side.columns.some((c) => c.name === key.text)) {
+        throw semantic(`'join' operator: Failed to resolve column named '${key.text}'`);
+      }
+    }
+    keys.push(key.text);
+    if (!cursor.isOp(",")) break;
+    cursor.next();
+  }
+  cursor.end();
+
+  // Right columns whose names the left has get a number, as KQL names them (ResourceKey1).
+  const used = new Set(frame.columns.map((c) => c.name));
+  const renamed = right.columns.map((c) => {
+    let name = c.name;
+    for (let n = 1; used.has(name); n += 1) name = `${c.name}${String(n)}`;
+    used.add(name);
+    return { from: c.name, column: { name, type: c.type } };
+  });
+  const keyOf = (row: Row): string | undefined => {
+    const values = keys.map((k) => row[k]);
+    return values.some((v) => v === null || v === undefined) ? undefined : JSON.stringify(values);
+  };
+  const index = new Map<string, Row[]>();
+  for (const row of right.rows) {
+    const key = keyOf(row);
+    if (key === undefined) continue;
+    index.set(key, [...(index.get(key) ?? []), row]);
+  }
+  const rows: Row[] = [];
+  for (const row of frame.rows) {
+    const key = keyOf(row);
+    const matches = key === undefined ? [] : (index.get(key) ?? []);
+    for (const match of matches) {
+      rows.push({ ...row, ...Object.fromEntries(renamed.map((r) => [r.column.name, match[r.from]])) });
+    }
+    if (matches.length === 0 && kind === "leftouter") {
+      rows.push({
+        ...row,
+        ...Object.fromEntries(renamed.map((r) => [r.column.name, nullOf(r.column.type)])),
+      });
+    }
+  }
+  return { columns: [...frame.columns, ...renamed.map((r) => r.column)], rows };
+}
+
+const TYPEOF_NAMES: Readonly<Record<string, KqlType>> = {
+  string: "string",
+  int: "int",
+  long: "long",
+  real: "real",
+  double: "real",
+  bool: "bool",
+  datetime: "datetime",
+  dynamic: "dynamic",
+};
+
+function mvExpand(cursor: Cursor, frame: Frame): Frame {
+  const targets: { name: string; type: KqlType }[] = [];
+  for (;;) {
+    const name = cursor.ident().text;
+    const column = frame.columns.find((c) => c.name === name);
+    if (column === undefined)
+      throw semantic(`'mv-expand' operator: Failed to resolve scalar expression named '${name}'`);
+    if (column.type !== "dynamic")
+      throw semantic(`'mv-expand' operator: '${name}' is ${column.type}, not dynamic`);
+    let type: KqlType = "dynamic";
+    if (cursor.isWord("to")) {
+      cursor.next();
+      cursor.expectWord("typeof");
+      cursor.expectOp("(");
+      const typeName = cursor.ident().text;
+      const known = TYPEOF_NAMES[typeName];
+      if (known === undefined) throw unsupported(`typeof(${typeName}) in 'mv-expand'`);
+      type = known;
+      cursor.expectOp(")");
+    }
+    targets.push({ name, type });
+    if (!cursor.isOp(",")) break;
+    cursor.next();
+  }
+  cursor.end();
+  const columns = frame.columns.map((c) => targets.find((t) => t.name === c.name) ?? c);
+  const rows: Row[] = [];
+  for (const row of frame.rows) {
+    const arrays = targets.map((t) => {
+      const value = row[t.name];
+      return Array.isArray(value)
+        ? (value as unknown[])
+        : value === null || value === undefined
+          ? []
+          : [value];
+    });
+    const length = Math.max(0, ...arrays.map((a) => a.length));
+    for (let i = 0; i < length; i += 1) {
+      const out: Row = { ...row };
+      targets.forEach((t, k) => {
+        const element = arrays[k]?.[i];
+        out[t.name] = element === undefined ? nullOf(t.type) : convert(element, "dynamic", t.type);
+      });
+      rows.push(out);
+    }
+  }
+  return { columns, rows };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tables in, the API's answer out
+
+function typeOfColumn(type: LogAnalyticsColumnType): KqlType {
+  return type === "boolean" ? "bool" : type;
+}
+
+function timeOf(value: unknown): number | null {
+  if (typeof value !== "string") return null;
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) ? ms : null;
+}
+
+/** A workspace table as a frame: datetimes as milliseconds, missing values as KQL's nulls. */
+function frameOf(table: LogTable, window: { start: number; end: number } | undefined): Frame {
+  const columns = table.columns.map((c) => ({ name: c.name, type: typeOfColumn(c.type) }));
+  const rows = table.rows
+    .filter((row) => {
+      if (window === undefined) return true;
+      const t = timeOf(row.TimeGenerated);
+      return t !== null && t >= window.start && t <= window.end;
+    })
+    .map((row) =>
+      Object.fromEntries(
+        columns.map((c) => {
+          const value = row[c.name];
+          if (c.type === "datetime") return [c.name, timeOf(value)];
+          return [c.name, value === undefined || value === null ? nullOf(c.type) : value];
+        }),
+      ),
+    );
+  return { columns, rows };
+}
+
+/** The query API's cell for a value: ISO datetimes, KQL's timespan text, dynamic values as JSON text. */
+function cell(type: KqlType, value: unknown): unknown {
+  if (value === null || value === undefined) return type === "string" ? "" : null;
+  switch (type) {
+    case "datetime":
+      return new Date(Number(value)).toISOString();
+    case "timespan":
+      return formatTimespan(Number(value));
+    case "dynamic":
+      return JSON.stringify(value);
+    default:
+      return value;
+  }
 }
 
 /**
@@ -565,64 +556,47 @@ export function runQuery(
   now: Date,
   window?: { start: number; end: number },
 ): QueryResult {
-  const all = stages(tokenize(query));
-  const head = all[0] ?? [];
-  const tableToken = head[0];
-  if (tableToken === undefined) throw syntaxError("<end of query>", 1);
-  if (tableToken.kind !== "ident") throw syntaxError(tableToken.text, tableToken.pos);
-  if (head.length > 1) {
-    throw unsupported(`'${tableToken.text}' as the start of a query (only a table name, then '|' operators)`);
-  }
-  const table = tableOf(tableToken.text);
-  if (table === undefined) {
-    const firstOperator = all[1]?.[0]?.text ?? "table";
-    throw new QueryRefusal(
-      "semantic",
-      `'${firstOperator}' operator: Failed to resolve table or column expression named '${tableToken.text}'`,
-    );
-  }
-  let frame: Frame = {
-    schema: { columns: [...table.columns] },
-    rows: table.rows
-      .filter((row) => {
-        if (window === undefined) return true;
-        const t = timeOf(row.TimeGenerated);
-        return t !== undefined && t >= window.start && t <= window.end;
-      })
-      .map((row) => ({ ...row })),
+  const statements = split(tokenize(query), ";").filter((s) => s.length > 0);
+  const bound = new Map<string, Frame>();
+  const ctx: Context = {
+    now: now.getTime(),
+    queryLength: query.length,
+    resolve(name, operator) {
+      const known = bound.get(name.text);
+      if (known !== undefined) return known;
+      const table = tableOf(name.text);
+      if (table === undefined) {
+        throw semantic(
+          `'${operator}' operator: Failed to resolve table or column expression named '${name.text}'`,
+        );
+      }
+      return frameOf(table, window);
+    },
   };
-  for (const stage of all.slice(1)) {
-    const operator = stage[0];
-    if (operator === undefined) throw syntaxError("|", query.length);
-    if (operator.kind !== "ident") throw syntaxError(operator.text, operator.pos);
-    const name = operator.text.toLowerCase();
-    const cursor = new Cursor(stage.slice(1), name, query.length);
-    switch (name) {
-      case "where":
-        frame = where(cursor, frame, now.getTime());
-        break;
-      case "summarize":
-        frame = summarize(cursor, frame);
-        break;
-      case "project":
-        frame = project(cursor, frame);
-        break;
-      case "order":
-      case "sort":
-        frame = orderBy(cursor, frame, `${name} by`);
-        break;
-      case "take":
-      case "limit":
-        frame = take(cursor, frame);
-        break;
-      default:
-        throw unsupported(`the '${operator.text}' operator`);
+  const last = statements.pop();
+  if (last === undefined) throw syntaxError("<end of query>", 1);
+  for (const statement of statements) {
+    const [keyword, name, equals, ...rest] = statement;
+    if (keyword?.kind !== "ident" || keyword.text !== "let") {
+      throw syntaxError(keyword?.text ?? ";", keyword?.pos ?? 1);
     }
+    if (name?.kind !== "ident" || equals?.kind !== "op" || equals.text !== "=") {
+      throw syntaxError(name?.text ?? "let", name?.pos ?? keyword.pos);
+    }
+    const start = rest[0];
+    if (start?.kind !== "ident" || start.text === "let" || (rest[1]?.kind === "op" && rest[1].text === "(")) {
+      throw unsupported(
+        `'let ${name.text}' of anything but a tabular expression (a table or let name, then '|' operators)`,
+      );
+    }
+    bound.set(name.text, pipeline(rest, ctx));
   }
-  const columns = frame.schema.columns;
+  if (last[0]?.kind === "ident" && last[0].text === "let")
+    throw syntaxError("<end of query>", query.length + 1);
+  const frame = pipeline(last, ctx);
   return {
-    columns: columns.map((c) => ({ name: c.name, type: c.type === "boolean" ? "bool" : c.type })),
-    rows: frame.rows.map((row) => columns.map((c) => cell(c.type, row[c.name]))),
+    columns: frame.columns.map((c) => ({ name: c.name, type: c.type })),
+    rows: frame.rows.map((row) => frame.columns.map((c) => cell(c.type, row[c.name]))),
   };
 }
 

@@ -23,6 +23,9 @@ export const COMMANDS = [...RUN_COMMANDS, "report", "rollout", "snapshot", "help
 export type Command = (typeof COMMANDS)[number];
 
 export type OutputFormat = "table" | "json" | "sarif" | "html";
+/** What `report` writes. */
+export type ReportOutput = Extract<OutputFormat, "table" | "json" | "html">;
+export const REPORT_OUTPUTS: readonly ReportOutput[] = ["table", "json", "html"];
 export type RolloutAction = "status" | "pause" | "resume";
 
 /** `report --days`: the default window, and the longest (Log Analytics' default retention is 30 to 90 days). */
@@ -162,6 +165,12 @@ const REPORT_OPTIONS: readonly OptionSpec[] = [
   { name: "output", short: "o", value: "table|json|html", help: "table (default), json or html" },
   { name: "json", help: "same as -o json" },
   { name: "out", value: "FILE", help: "write the report to FILE instead of standard output" },
+  {
+    name: "subscription",
+    value: "ID",
+    multiple: true,
+    help: "only these subscriptions' outcomes (repeatable; default: every one in the workspace)",
+  },
   { ...SIMULATE, help: "read the outcomes a simulated run left in this estate file" },
   HELP,
 ];
@@ -445,6 +454,13 @@ export function parseReportArguments(values: Values, rest: string[]): CliArgumen
   }
   const output = outputFormat(values, "report", ["table", "json", "html"]);
   const days = one(values, "days");
+  const subscriptions = values.get("subscription") ?? [];
+  for (const id of subscriptions) {
+    if (!GUID.test(id))
+      throw new UsageError(`--subscription '${id}' is not a subscription id (GUID)`, "report");
+  }
+  const out = one(values, "out");
+  if (out?.trim() === "") throw new UsageError("--out needs a file name", "report");
   return {
     ...EMPTY,
     command: "report",
@@ -452,7 +468,8 @@ export function parseReportArguments(values: Values, rest: string[]): CliArgumen
     days: days === undefined ? REPORT_DAYS_DEFAULT : reportDays(days),
     output,
     json: output === "json",
-    out: one(values, "out"),
+    out,
+    subscriptions,
     simulate: one(values, "simulate"),
   };
 }

@@ -1,18 +1,18 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOutcomeUploader } from "../../src/azure/ingestion.js";
 import { runCli } from "../../src/cli/main.js";
-import { computeCoverage, reportQuery } from "../../src/cli/report.js";
 import { SIMULATED_WORKSPACE_ID, startSimulatedAzure } from "../../src/cli/simulate.js";
 import type { CheckId, Status } from "../../src/model/checks.js";
 import type { OutcomeRecord } from "../../src/model/outcome.js";
 import { OUTCOME_STREAM } from "../../src/outcomes/schema.js";
+import { forScope } from "../../src/report/queries.js";
 import type { Estate } from "../../sim/index.js";
 import { BASE_ENV } from "../support/azure.js";
 import { cli } from "../support/cli.js";
-import { SUB_A, clusterId, estate, workspace, workspaceId } from "../support/estate.js";
+import { SUB_A, SUB_B, clusterId, estate, workspace, workspaceId } from "../support/estate.js";
 
 const CUSTOMER_ID = "5f0a7a0e-3b8c-4f1e-9a55-2f5c6d7e8f90";
 const HOUR = 3_600_000;
@@ -146,9 +146,18 @@ function line(stdout: string, check: string): string[] {
 interface ReportJson {
   workspaceId: string;
   days: number;
+  subscriptions: string[];
+  generatedAt: string;
   checks: { check: string; resources: number; covered: number; coveredPercent: number | null }[];
   total: Record<string, unknown>;
-  manualItems: { resourceId: string; check: string; reason: string }[];
+  manualItems: {
+    resourceId: string;
+    check: string;
+    reason: string;
+    manualSince: string;
+    lastSeenAt: string;
+  }[];
+  sections: { title: string; queries: { title: string; rows: Record<string, unknown>[] }[] }[];
 }
 
 describe("autoprotect report", () => {
@@ -221,13 +230,24 @@ describe("autoprotect report", () => {
     expect(result.stdout).not.toContain("aks-old");
   });
 
-  it("--json prints one object: the counts per check, the total and the manual items", async () => {
+  it("--json (-o json) prints one object: the counts per check, the total, the manual items, then every query's rows", async () => {
     const result = await cli(["report", "--workspace", CUSTOMER_ID, "--json", "--simulate", estatePath]);
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout) as ReportJson;
-    expect(Object.keys(report)).toEqual(["workspaceId", "days", "checks", "total", "manualItems"]);
+    expect(Object.keys(report)).toEqual([
+      "workspaceId",
+      "days",
+      "subscriptions",
+      "generatedAt",
+      "checks",
+      "total",
+      "manualItems",
+      "sections",
+    ]);
     expect(report.workspaceId).toBe(CUSTOMER_ID);
     expect(report.days).toBe(7);
+    expect(report.subscriptions).toEqual([]);
+    expect(Math.abs(Date.parse(report.generatedAt) - Date.now())).toBeLessThan(60_000);
     expect(report.checks.map((c) => c.check)).toEqual([
       "defender.containers-plan",
       "aks.defender-sensor",
@@ -240,6 +260,7 @@ describe("autoprotect report", () => {
     expect(report.checks.find((c) => c.check === "aks.defender-sensor")).toEqual({
       check: "aks.defender-sensor",
       resources: 3,
+      applicable: 3,
       covered: 2,
       planned: 0,
       deferred: 1,
@@ -252,6 +273,7 @@ describe("autoprotect report", () => {
     expect(report.total).toEqual({
       check: "all checks",
       resources: 17,
+      applicable: 14,
       covered: 8,
       planned: 0,
       deferred: 2,
@@ -266,23 +288,41 @@ describe("autoprotect report", () => {
         subscriptionId: SUB_A,
         check: "aks.authorized-ips",
         reason: BASIC_LB,
-        timeGenerated: OUTCOMES[11]?.TimeGenerated,
+        manualSince: OUTCOMES[11]?.TimeGenerated,
+        lastSeenAt: OUTCOMES[11]?.TimeGenerated,
       },
       {
         resourceId: AKS_B,
         subscriptionId: SUB_A,
         check: "aks.sensor-workspace",
         reason: NO_WORKSPACE,
-        timeGenerated: OUTCOMES[15]?.TimeGenerated,
+        manualSince: OUTCOMES[15]?.TimeGenerated,
+        lastSeenAt: OUTCOMES[15]?.TimeGenerated,
       },
       {
         resourceId: AKS_C.toUpperCase(),
         subscriptionId: SUB_A,
         check: "aks.authorized-ips",
         reason: IPS_MISSING,
-        timeGenerated: OUTCOMES[13]?.TimeGenerated,
+        manualSince: OUTCOMES[13]?.TimeGenerated,
+        lastSeenAt: OUTCOMES[13]?.TimeGenerated,
       },
     ]);
+    // Then every documented query, by section, as Log Analytics answered it.
+    expect(report.sections.map((section) => section.title)).toEqual([
+      "Coverage",
+      "Needs a person",
+      "Failures",
+      "API rollout",
+      "Event-to-remediation latency",
+      "Waiting",
+    ]);
+    const failures = report.sections[2]?.queries.find((q) => q.title === "Failures by error code");
+    // aks-b failed twice, its id spelt two ways: one resource.
+    expect(failures?.rows).toEqual([{ ErrorCode: "OperationNotAllowed", Failures: 2, Resources: 1 }]);
+    const minusO = await cli(["report", "--workspace", CUSTOMER_ID, "-o", "json", "--simulate", estatePath]);
+    const same = JSON.parse(minusO.stdout) as ReportJson;
+    expect({ ...same, generatedAt: "" }).toEqual({ ...report, generatedAt: "" });
   });
 
   it("--days widens the window", async () => {
@@ -312,6 +352,17 @@ describe("autoprotect report", () => {
     const result = await cli(["report", "--workspace", CUSTOMER_ID, "--simulate", empty]);
     expect(result.code).toBe(0);
     expect(result.stdout).toBe("No outcomes in AutoprotectOutcomes_CL in the last 7 days.\n");
+  });
+
+  it("makes the page from an empty window too: every query shown with no rows", async () => {
+    const empty = join(dir, "no-logs-page.json");
+    await writeFile(empty, JSON.stringify(estateWithWorkspace()));
+    const result = await cli(["report", "--workspace", CUSTOMER_ID, "-o", "html", "--simulate", empty]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain("No outcomes in the window.");
+    expect(result.stdout).toContain("No data yet.");
+    expect(result.stdout).not.toContain("<svg");
+    expect(result.stdout.match(/data-rows="0"/g)?.length).toBeGreaterThanOrEqual(17);
   });
 
   it("colours only on a terminal", async () => {
@@ -348,6 +399,13 @@ describe("autoprotect report", () => {
         ["sweep", "--workspace", CUSTOMER_ID],
         "sweep has no option --workspace (--workspace goes with report)",
       ],
+      [["report", "--workspace", CUSTOMER_ID, "-o", "pdf"], "-o 'pdf' is not one of table, json, html"],
+      [["report", "--workspace", CUSTOMER_ID, "--json", "-o", "html"], "--json contradicts -o html"],
+      [
+        ["report", "--workspace", CUSTOMER_ID, "--subscription", "sub-a"],
+        "--subscription 'sub-a' is not a subscription id",
+      ],
+      [["report", "--workspace", CUSTOMER_ID, "--out", ""], "--out needs a file name"],
     ];
     for (const [args, message] of cases) {
       const result = await cli([...args, "--simulate", estatePath]);
@@ -380,7 +438,8 @@ describe("autoprotect report", () => {
     expect(result.code).toBe(1);
     expect(result.stdout).toBe("");
     expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
-    expect(result.stderr).toContain(`the query on workspace ${other} failed: PathNotFoundError:`);
+    expect(result.stderr).toMatch(/the query \("[^"]+"\) on workspace [-0-9a-f]+ failed: PathNotFoundError:/);
+    expect(result.stderr).toContain(other);
   });
 
   it("answers for a fixed workspace id when the estate's workspace has no customer id", async () => {
@@ -424,42 +483,94 @@ describe("autoprotect report", () => {
   });
 });
 
-describe("computeCoverage", () => {
-  it("keeps the newest row per resource and check, ids compared without regard to case", () => {
-    const rows = [
-      outcome(AKS_A.toLowerCase(), "aks.azure-policy", "failed", 2),
-      outcome(AKS_A, "aks.azure-policy", "compliant", 1),
-      outcome(AKS_A.toUpperCase(), "aks.azure-policy", "failed", 3),
-      { ...outcome(AKS_B, "aks.azure-policy", "compliant", 1), Status: "unknown" },
-      { ...outcome(AKS_C, "aks.azure-policy", "compliant", 1), ResourceId: "" },
-    ];
-    for (const order of [rows, [...rows].reverse()]) {
-      const coverage = computeCoverage(order);
-      expect(coverage.checks).toEqual([
-        {
-          check: "aks.azure-policy",
-          resources: 1,
-          covered: 1,
-          planned: 0,
-          deferred: 0,
-          manual: 0,
-          failed: 0,
-          skipped: 0,
-          coveredPercent: 100,
-        },
-      ]);
-      expect(coverage.ignoredRows).toBe(2);
-    }
+describe("the report's scope", () => {
+  it("runs each documented query over the report's window, narrowed to the subscriptions asked for", () => {
+    const query = [
+      "AutoprotectOutcomes_CL",
+      "| where TimeGenerated > ago(7d)",
+      "| summarize arg_max(TimeGenerated, *) by OutcomeId, RunId, ResourceId, Check",
+      "| join kind=inner (x) on Check",
+      "    | where TimeGenerated > ago(30d)",
+    ].join("\n");
+    expect(forScope(query, { days: 3, subscriptions: [] })).toBe(
+      query.replace("ago(7d)", "ago(3d)").replace("ago(30d)", "ago(3d)"),
+    );
+    const narrowed = forScope(query, { days: 3, subscriptions: [SUB_A.toUpperCase(), SUB_B] });
+    const filter = `| where tolower(SubscriptionId) in ("${SUB_A.toLowerCase()}", "${SUB_B.toLowerCase()}")`;
+    expect(narrowed.split("\n")[1]).toBe(`| where TimeGenerated > ago(3d) ${filter}`);
+    expect(narrowed.split("\n")[4]).toBe(`    | where TimeGenerated > ago(3d) ${filter}`);
   });
 
-  it("asks Log Analytics for the newest row per id and check within the window, resent rows collapsed first", () => {
-    expect(reportQuery(30)).toBe(
-      [
-        "AutoprotectOutcomes_CL",
-        "| where TimeGenerated > ago(30d)",
-        "| summarize arg_max(TimeGenerated, *) by OutcomeId, RunId, ResourceId, Check",
-        "| summarize arg_max(TimeGenerated, Status, Reason, SubscriptionId, ResourceType) by ResourceId, Check",
-      ].join("\n"),
+  it("--subscription reports on those subscriptions only, and says so", async () => {
+    const other = clusterId("aks-b-sub").replace(SUB_A, SUB_B);
+    const path = join(dir, "two-subscriptions.json");
+    const inB = {
+      ...outcome(other, "aks.azure-policy", "failed", 1, "InternalServerError: boom"),
+      SubscriptionId: SUB_B,
+    };
+    await writeFile(path, JSON.stringify(withLogs(estateWithWorkspace(), [...OUTCOMES, inB])));
+    const onlyB = await cli([
+      "report",
+      "--workspace",
+      CUSTOMER_ID,
+      "--subscription",
+      SUB_B,
+      "--simulate",
+      path,
+    ]);
+    expect(onlyB.code).toBe(0);
+    expect(onlyB.stdout).toContain(`in the last 7 days, subscription ${SUB_B}`);
+    expect(line(onlyB.stdout, "all checks")).toEqual(["all checks", ..."1 0 0 0 0 1 0".split(" "), "0.0 %"]);
+    const both = await cli(["report", "--workspace", CUSTOMER_ID, "--json", "--simulate", path]);
+    expect((JSON.parse(both.stdout) as ReportJson).total).toMatchObject({ resources: 18, failed: 2 });
+  });
+});
+
+describe("report --out", () => {
+  it("-o html --out FILE writes one page and says where; the table goes to a file as well", async () => {
+    const page = join(dir, "report.html");
+    const result = await cli([
+      "report",
+      "--workspace",
+      CUSTOMER_ID,
+      "-o",
+      "html",
+      "--out",
+      page,
+      "--simulate",
+      estatePath,
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toBe(`autoprotect: report written to ${page}\n`);
+    const html = await readFile(page, "utf8");
+    expect(html.startsWith("<!doctype html>")).toBe(true);
+    expect(html).toContain("<title>autoprotect report:");
+    const table = join(dir, "report.txt");
+    expect(
+      (await cli(["report", "--workspace", CUSTOMER_ID, "--out", table, "--simulate", estatePath])).code,
+    ).toBe(0);
+    expect(await readFile(table, "utf8")).toContain("Coverage: the newest outcome per resource and check");
+  });
+
+  it("exits 1 with one line when the file cannot be written, and leaves nothing behind", async () => {
+    const missing = join(dir, "no-such-folder", "report.html");
+    const result = await cli([
+      "report",
+      "--workspace",
+      CUSTOMER_ID,
+      "-o",
+      "html",
+      "--out",
+      missing,
+      "--simulate",
+      estatePath,
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toMatch(
+      /^autoprotect: report: cannot write .*no-such-folder\/report\.html: ENOENT/,
     );
+    expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
   });
 });

@@ -9,6 +9,7 @@ import { describeError } from "../../src/engine/errors.js";
 import { CHECK_IDS, STATUSES } from "../../src/model/checks.js";
 import { OUTCOME_FIELDS, type Mode, type Trigger } from "../../src/model/outcome.js";
 import { COLLAPSE_RESENT_ROWS, OUTCOME_TABLE } from "../../src/outcomes/schema.js";
+import { allQueries, parseQueryFile, QueryFileError } from "../../src/report/queries.js";
 import { decideRolloutStep } from "../../src/rollout/controller.js";
 import { rolloutSettings } from "../../src/rollout/settings.js";
 import type { RolloutInput, RolloutState } from "../../src/rollout/types.js";
@@ -37,40 +38,8 @@ const VISUALIZATIONS = new Set([
   "linechart",
 ]);
 
-// ---------------------------------------------------------------------------------------------
-// docs/queries.kql: titled queries separated by "// ----" lines, after a header of comments.
-
-interface TitledQuery {
-  readonly title: string;
-  readonly description: readonly string[];
-  /** The query's text without its leading comment lines, exactly as written. */
-  readonly query: string;
-}
-
 function isComment(line: string): boolean {
   return line.trim().startsWith("//");
-}
-
-function parseQueryFile(text: string): { header: string; queries: TitledQuery[] } {
-  const blocks = text.split(/^\/\/ -{4,}[ \t]*$/m);
-  const [header = "", ...rest] = blocks;
-  if (header.split("\n").some((line) => line.trim() !== "" && !isComment(line))) {
-    throw new Error(`${QUERIES_FILE}: the header before the first "// ----" must be comments only`);
-  }
-  const queries = rest.map((block) => {
-    const lines = block.split("\n");
-    while (lines[0]?.trim() === "") lines.shift();
-    const leading: string[] = [];
-    while (lines.length > 0 && isComment(lines[0] ?? "")) leading.push((lines.shift() ?? "").trim());
-    const [titleLine, ...description] = leading.map((line) => line.replace(/^\/\/\s?/, ""));
-    const query = lines.join("\n").trim();
-    if (titleLine === undefined || titleLine.trim() === "") {
-      throw new Error(`${QUERIES_FILE}: a block does not start with a "// Title" line:\n${block}`);
-    }
-    if (query === "") throw new Error(`${QUERIES_FILE}: "${titleLine}" has no query`);
-    return { title: titleLine.trim(), description, query };
-  });
-  return { header, queries };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -356,11 +325,51 @@ function workbookForm(query: string): string {
   );
 }
 
-const docs = parseQueryFile(readFileSync(new URL(QUERIES_FILE, ROOT), "utf8"));
+const docsFile = parseQueryFile(readFileSync(new URL(QUERIES_FILE, ROOT), "utf8"));
+const docs = { queries: allQueries(docsFile) };
 const workbookText = readFileSync(new URL(WORKBOOK_FILE, ROOT), "utf8");
 const workbook: unknown = JSON.parse(workbookText);
 
 describe(QUERIES_FILE, () => {
+  it("is made of sections, each with a description and its queries", () => {
+    expect(docsFile.sections.map((s) => s.title)).toEqual([
+      "Coverage",
+      "Needs a person",
+      "Failures",
+      "API rollout",
+      "Event-to-remediation latency",
+      "Waiting",
+    ]);
+    for (const section of docsFile.sections) {
+      expect(section.description.join(" ").length, section.title).toBeGreaterThan(20);
+      expect(section.queries.every((q) => q.section === section.title)).toBe(true);
+    }
+  });
+
+  it("a section is added without touching the others; a malformed file is named", () => {
+    const extra =
+      "\n// ----\n\n// ==== Arc\n// Connected clusters.\n\n// ----\n\n// Arc coverage\n// Why: how many are covered.\nAutoprotectOutcomes_CL\n| take 1\n";
+    const text = readFileSync(new URL(QUERIES_FILE, ROOT), "utf8");
+    const grown = parseQueryFile(text + extra);
+    expect(grown.sections.map((s) => s.title).slice(0, -1)).toEqual(docsFile.sections.map((s) => s.title));
+    expect(grown.sections.at(-1)).toMatchObject({
+      title: "Arc",
+      queries: [{ title: "Arc coverage", query: "AutoprotectOutcomes_CL\n| take 1" }],
+    });
+    const bad: [string, string][] = [
+      ["// head\n// ----\n// A query\n// why\nT\n", 'comes before any "// ==== Section"'],
+      ["// head\n// ----\n// ==== S\n// about\n", 'section "S" has no query'],
+      ["// head\n// ----\n// ==== S\n// about\n// ----\n// Q\n// why\n", '"Q" has no query'],
+      [
+        "// head\n// ----\n// ==== S\n// about\n// ----\n// Q\nT\n// ----\n// Q\nT\n",
+        'two queries are titled "Q"',
+      ],
+      ["head\n// ----\n", "must be comments only"],
+    ];
+    for (const [file, message] of bad) expect(() => parseQueryFile(file), message).toThrow(QueryFileError);
+    for (const [file, message] of bad) expect(() => parseQueryFile(file)).toThrow(message);
+  });
+
   it("holds uniquely titled queries, each with a why/how comment", () => {
     expect(docs.queries.length).toBeGreaterThanOrEqual(6);
     const titles = docs.queries.map((q) => q.title);
@@ -518,6 +527,21 @@ describe(WORKBOOK_FILE, () => {
           ),
         ) ?? [];
       expect(filtered.length, title).toBe(tableReads);
+    }
+  });
+
+  it("has one group per section of the documented queries, holding that section's queries in order", () => {
+    const groups = itemsOf(root).filter((item) => item.type === 12);
+    expect(groups.map((g) => (isRecord(g.content) ? g.content.title : undefined))).toEqual(
+      docsFile.sections.map((s) => s.title),
+    );
+    for (const [index, section] of docsFile.sections.entries()) {
+      const group = groups[index];
+      const inGroup = itemsOf(group?.content).filter((item) => item.type === 3);
+      expect(
+        inGroup.map((item) => item.name),
+        section.title,
+      ).toEqual(section.queries.map((q) => q.title));
     }
   });
 
