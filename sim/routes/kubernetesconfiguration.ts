@@ -10,7 +10,7 @@ import { ArmError, badRequest, invalidRequestContent, resourceNotFound } from ".
 import { EXTENSION_TYPE, sameText } from "../arc.js";
 import type { ArmResource } from "../estate.js";
 import { faultEffect, pollOperation } from "../lro.js";
-import { clone } from "../state.js";
+import { clone, type SimState } from "../state.js";
 import { servedConnectedCluster } from "./kubernetes.js";
 import {
   isRecord,
@@ -36,6 +36,34 @@ const CLUSTER =
 const EXTENSIONS = `${CLUSTER}/providers/Microsoft.KubernetesConfiguration/extensions`;
 /** States in which the extension still has an operation running. */
 const RUNNING = ["Creating", "Updating", "Deleting"];
+
+/**
+ * The running install of each extension (lower-case id → operation id), per simulator. An install
+ * advances as it is looked at: each poll of its status and each read of the extension (GET or list)
+ * counts as one poll, so a look that reads only the extensions still sees them finish.
+ */
+const installs = new WeakMap<SimState, Map<string, string>>();
+
+function installsOf(state: SimState): Map<string, string> {
+  let map = installs.get(state);
+  if (map === undefined) {
+    map = new Map();
+    installs.set(state, map);
+  }
+  return map;
+}
+
+/** Advances the install of every extension about to be read (a cluster whose agents are away stalls it). */
+function advanceInstalls(ctx: RouteContext, cluster: ArmResource, extensions: readonly ArmResource[]): void {
+  if (!agentsReachable(cluster)) return;
+  const running = installsOf(ctx.state);
+  for (const extension of extensions) {
+    const operationId = running.get(extension.id.toLowerCase());
+    if (operationId === undefined) continue;
+    const operation = pollOperation(ctx, PROVIDER, operationId);
+    if (operation?.status !== "InProgress") running.delete(extension.id.toLowerCase());
+  }
+}
 
 function clusterIdOf(ctx: RouteContext): string {
   const {
@@ -161,6 +189,7 @@ function putExtension(ctx: RouteContext): RouteResponse {
     failure,
     stuck,
     onSucceeded: () => {
+      installsOf(ctx.state).delete(next.id.toLowerCase());
       const current = ctx.state.get(next.id);
       if (current === undefined) return;
       Object.assign(propertiesOf(current), { provisioningState: "Succeeded", currentVersion: "1.0.0" });
@@ -168,6 +197,7 @@ function putExtension(ctx: RouteContext): RouteResponse {
     onFailed: () => {
       const current = ctx.state.get(next.id);
       if (current === undefined || failure === undefined) return;
+      installsOf(ctx.state).delete(next.id.toLowerCase());
       Object.assign(propertiesOf(current), {
         provisioningState: "Failed",
         errorInfo: { code: failure.code, message: failure.message },
@@ -183,6 +213,7 @@ function putExtension(ctx: RouteContext): RouteResponse {
       });
     },
   });
+  installsOf(ctx.state).set(next.id.toLowerCase(), operationId);
   const path = ctx.request.path.split("/").map(encodeURIComponent).join("/");
   return {
     status: stored === undefined ? 201 : 200,
@@ -231,6 +262,7 @@ export const kubernetesConfigurationModule: ProviderModule = {
       typeName: "extensions",
       handle: (ctx) => {
         const cluster = clusterOf(ctx);
+        advanceInstalls(ctx, cluster, ctx.state.list(EXTENSION_TYPE, cluster.id));
         return page(
           ctx,
           ctx.state.list(EXTENSION_TYPE, cluster.id).map((e) => servedExtension(e)),
@@ -243,8 +275,9 @@ export const kubernetesConfigurationModule: ProviderModule = {
       apiVersions: EXTENSIONS_API_VERSIONS,
       typeName: "extensions",
       handle: (ctx) => {
-        clusterOf(ctx);
+        const cluster = clusterOf(ctx);
         const stored = ctx.state.get(extensionId(ctx));
+        if (stored !== undefined) advanceInstalls(ctx, cluster, [stored]);
         if (stored === undefined) {
           throw resourceNotFound(
             `${EXTENSION_TYPE}/${ctx.params.extensionName ?? ""}`,

@@ -99,9 +99,7 @@ export function createArcAdapter(
               )
               .get(clusters),
           );
-          return items.map((item) =>
-            asObject(item, `listing connected clusters of ${subscriptionId}`),
-          );
+          return items.map((item) => asObject(item, `listing connected clusters of ${subscriptionId}`));
         });
       } catch (error) {
         // A subscription that never used Arc is not registered for Microsoft.Kubernetes, and ARM answers
@@ -128,9 +126,7 @@ export function createArcAdapter(
       azureCall(async () => {
         const path = `${connectedClusterPath(clusterId)}/providers/Microsoft.KubernetesConfiguration/extensions`;
         const items = await listAll(client, () => client.pathUnchecked(path).get(extensions));
-        return items.map((item) =>
-          asObject(item, `listing the extensions of ${clusterId}`),
-        );
+        return items.map((item) => asObject(item, `listing the extensions of ${clusterId}`));
       }),
 
     installExtension: (clusterId, install) =>

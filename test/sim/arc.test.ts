@@ -145,6 +145,18 @@ describe("cluster extensions (Microsoft.KubernetesConfiguration/extensions)", ()
     });
   });
 
+  it("advances an install as it is looked at: a read of the extension counts as a poll", async () => {
+    const id = arcClusterId("edge-1");
+    const { azure } = await start(estate([arcCluster("edge-1")]), 1);
+    await azure.arc.startInstallExtension(id, POLICY_INSTALL);
+    const states = [];
+    for (let i = 0; i < 3; i += 1) {
+      const [installed] = await azure.arc.listExtensions(id);
+      states.push((installed?.properties as { provisioningState: string }).provisioningState);
+    }
+    expect(states).toEqual(["Creating", "Succeeded", "Succeeded"]);
+  });
+
   it("does not finish an install while the cluster is not connected", async () => {
     const id = arcClusterId("edge-off");
     const { azure } = await start(estate([arcCluster("edge-off", { connectivityStatus: "Offline" })]), 0);
