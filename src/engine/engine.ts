@@ -10,10 +10,13 @@ import { kindInfo, targetKindInfo, type TargetKind } from "../model/targets.js";
 import type { RolloutStateStore } from "../rollout/state-store.js";
 import { buildOutcome, type OutcomeFields, type RunInfo } from "../outcomes/record.js";
 import { annotateSpan, countOutcomes, inSpan } from "../telemetry/tracing.js";
+import type { ConnectedClusterResource } from "../model/arc.js";
 import { reconcileApimService } from "./apim.js";
+import { reconcileArcCluster } from "./arc.js";
 import { reconcileCluster } from "./cluster.js";
 import { forEachConcurrently } from "./concurrency.js";
 import { budgetExhausted, describeError, outcomeOfError } from "./errors.js";
+import { reconcilePlanOverride } from "./plan-override.js";
 import { reconcilePlan } from "./plans.js";
 import { requeueRequests, type RequeueRequest } from "./requeue.js";
 import type { PlanName, RunContext, RunError, RunOptions } from "./run-context.js";
@@ -59,6 +62,7 @@ class Run implements RunContext {
   private readonly plans = new Map<string, Promise<boolean>>();
   private readonly planUsers = new Set<string>();
   private readonly clusters = new Map<string, Promise<ClusterResource[]>>();
+  private readonly connectedClusters = new Map<string, Promise<ConnectedClusterResource[]>>();
   /** Per subscription (lower-case): check and resource → since when it has been waiting. */
   private readonly waits = new Map<string, Promise<Map<string, string>>>();
   private readonly loadedWaits = new Map<string, Map<string, string>>();
@@ -207,6 +211,9 @@ class Run implements RunContext {
       case "cluster":
         await this.reconcileOneCluster(id);
         return;
+      case "arc-cluster":
+        await this.reconcileOneArcCluster(id);
+        return;
       case "containers-plan":
         await this.planReady(id.subscriptionId, "Containers");
         return;
@@ -245,7 +252,36 @@ class Run implements RunContext {
     }
     this.notePlanUser(id.subscriptionId, "Containers");
     await this.planReady(id.subscriptionId, "Containers");
+    await this.reconcileAks(id, cluster);
+  }
+
+  /** An AKS cluster's checks: its one PUT's, and its own Containers plan. */
+  private async reconcileAks(id: ParsedResourceId, cluster: ClusterResource): Promise<void> {
     await reconcileCluster(this, id, cluster);
+    await reconcilePlanOverride(this, id, cluster);
+  }
+
+  /** As for AKS: the connected cluster must exist before the subscription's plan is turned on for it. */
+  private async reconcileOneArcCluster(id: ParsedResourceId): Promise<void> {
+    let cluster: ConnectedClusterResource | undefined;
+    try {
+      cluster = await this.azure.arc.getConnectedCluster(id.id);
+    } catch (error) {
+      this.emitForTarget(id, "arc-cluster", outcomeOfError(error));
+      return;
+    }
+    if (cluster === undefined) {
+      this.emitForTarget(
+        id,
+        "arc-cluster",
+        { status: "skipped", reason: "not found: no such connected cluster", details: { notFound: true } },
+        true,
+      );
+      return;
+    }
+    this.notePlanUser(id.subscriptionId, "Containers");
+    await this.planReady(id.subscriptionId, "Containers");
+    await reconcileArcCluster(this, id, cluster);
   }
 
   private async reconcileOneService(
@@ -296,6 +332,7 @@ class Run implements RunContext {
     const subscriptionId = id.subscriptionId;
     await this.planReady(subscriptionId, "Containers");
     await this.reconcileClusters(subscriptionId);
+    await this.reconcileConnectedClusters(subscriptionId);
     await this.planReady(subscriptionId, "Api");
     await this.reconcileApimServices(subscriptionId);
   }
@@ -347,7 +384,23 @@ class Run implements RunContext {
     }
     this.engine.onDiscovered?.(clusters.length);
     await forEachConcurrently(clusters, this.engine.concurrency ?? 8, async (cluster) => {
-      if (cluster.id !== undefined) await reconcileCluster(this, parseResourceId(cluster.id), cluster);
+      if (cluster.id !== undefined) await this.reconcileAks(parseResourceId(cluster.id), cluster);
+    });
+  }
+
+  private async reconcileConnectedClusters(subscriptionId: string): Promise<void> {
+    const checks = kindInfo("arc-cluster").checks;
+    if (!checks.some((c) => this.enabled(c))) return;
+    let clusters: ConnectedClusterResource[];
+    try {
+      clusters = await this.connectedClustersIn(subscriptionId);
+    } catch (error) {
+      this.listingFailed(subscriptionId, checks, "listing connected clusters", error);
+      return;
+    }
+    await forEachConcurrently(clusters, this.engine.concurrency ?? 8, async (cluster) => {
+      if (typeof cluster.id === "string")
+        await reconcileArcCluster(this, parseResourceId(cluster.id), cluster);
     });
   }
 
@@ -357,6 +410,16 @@ class Run implements RunContext {
     if (clusters === undefined) {
       clusters = this.azure.aks.listClusters(subscriptionId);
       this.clusters.set(key, clusters);
+    }
+    return clusters;
+  }
+
+  connectedClustersIn(subscriptionId: string): Promise<ConnectedClusterResource[]> {
+    const key = subscriptionId.toLowerCase();
+    let clusters = this.connectedClusters.get(key);
+    if (clusters === undefined) {
+      clusters = this.azure.arc.listConnectedClusters(subscriptionId);
+      this.connectedClusters.set(key, clusters);
     }
     return clusters;
   }
