@@ -163,7 +163,7 @@ function extensionProblem(extension: ExtensionSnapshot): { text: string; details
   ];
   return {
     text: parts.length === 0 ? "" : ` (${parts.join("; ")})`,
-    details: { errorInfo: error ?? null, statuses },
+    details: { ...(code === undefined ? {} : { code }), errorInfo: error ?? null, statuses },
   };
 }
 
