@@ -1,6 +1,7 @@
 import { withRunDeadline, runTimeLeftMs } from "../azure/call-limits.js";
 import type { AzureGateway } from "../azure/index.js";
 import { isConsumptionTier } from "../checks/index.js";
+import type { ConnectedClusterResource } from "../model/arc.js";
 import type { CheckId, Finding } from "../model/checks.js";
 import type { ClusterResource } from "../model/cluster.js";
 import { inScope, type Config } from "../model/config.js";
@@ -10,7 +11,6 @@ import { kindInfo, targetKindInfo, type TargetKind } from "../model/targets.js";
 import type { RolloutStateStore } from "../rollout/state-store.js";
 import { buildOutcome, type OutcomeFields, type RunInfo } from "../outcomes/record.js";
 import { annotateSpan, countOutcomes, inSpan } from "../telemetry/tracing.js";
-import type { ConnectedClusterResource } from "../model/arc.js";
 import { reconcileApimService } from "./apim.js";
 import { reconcileArcCluster } from "./arc.js";
 import { reconcileCluster } from "./cluster.js";

@@ -112,10 +112,8 @@ export async function reconcilePlanOverride(
     const replan = (clusterPlan: PricingSnapshot | undefined) => plan(run, id, cluster, tags, clusterPlan);
     const finding = await replan(await run.azure.security.getClusterPlan(id.id));
     if (finding.verdict !== "change" || run.info.mode === "audit") {
-      emit({
-        ...run.unapplied(finding),
-        details: { ...run.unapplied(finding).details, pricingId: clusterPlanId(id.id) },
-      });
+      const body = run.unapplied(finding);
+      emit({ ...body, details: { ...body.details, pricingId: clusterPlanId(id.id) } });
       return;
     }
     emit(await remove(run, id, finding, replan));

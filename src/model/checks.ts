@@ -36,7 +36,6 @@ export const RESOURCE_TYPES = {
   apimService: "Microsoft.ApiManagement/service",
   apimApi: "Microsoft.ApiManagement/service/apis",
   connectedCluster: "Microsoft.Kubernetes/connectedClusters",
-  clusterExtension: "Microsoft.KubernetesConfiguration/extensions",
 } as const;
 
 /**
