@@ -224,6 +224,16 @@ function disconnected(cluster: ConnectedClusterSnapshot): Finding<never> | undef
   };
 }
 
+/**
+ * The extension as Azure's policies write it: their name, a system-assigned identity, minor versions
+ * upgraded automatically on the Stable train, cluster scope in their namespace (`mdc` for Defender,
+ * `kube-system` for Azure Policy). The Defender policy and `az k8s-extension` also put the workspace's
+ * id and shared key in `configurationProtectedSettings` (`omsagent.secret.wsid`, `omsagent.secret.key`);
+ * autoprotect sends only `logAnalyticsWorkspaceResourceID`, as the ARM template of "Deploy Defender for
+ * Containers on Arc-enabled Kubernetes programmatically" does: reading a workspace's keys would need
+ * `workspaces/sharedKeys/action` and put a secret in a request body. Should an install fail for it,
+ * the extension is `Failed` and `manual`, never retried in a loop.
+ */
 function installFor(check: ArcCheckId, configurationSettings: Record<string, string>): ExtensionInstall {
   const rule = ARC_EXTENSIONS[check];
   return {
