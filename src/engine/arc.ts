@@ -262,6 +262,9 @@ async function applyChanges(
   );
   const results = await install(run, id, changes);
   const started = changes.filter(({ check }) => results.get(check)?.kind === "started");
+  // A queued look carries one operation per resource: the first install's status URL stands for all
+  // the installs started here; each check is judged by its own extension, the URL read only to tell
+  // an install that failed and left nothing from one to make again.
   const firstStarted = started[0];
   if (firstStarted !== undefined) {
     const result = results.get(firstStarted.check);
