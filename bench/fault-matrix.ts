@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ArmResource, Estate, FaultSpec, Simulator } from "../sim/index.js";
 import { startSimulator } from "../sim/index.js";
+import { createArmRestClient } from "../src/azure/arm-rest.js";
 import { createAzureGateway } from "../src/azure/index.js";
 import { simulatorCredential } from "../src/cli/simulate.js";
 import { createEngine, type ReconcileTarget } from "../src/engine/engine.js";
@@ -35,6 +36,9 @@ const clusterId = (name: string): string =>
 const WORKSPACE_ID = `/subscriptions/${MATRIX_SUB}/resourceGroups/rg-monitor/providers/Microsoft.OperationalInsights/workspaces/law-matrix`;
 const SERVICE_ID = `/subscriptions/${MATRIX_SUB}/resourceGroups/${APIM_RG}/providers/Microsoft.ApiManagement/service/apim-matrix`;
 const API_NAMES = ["orders", "payments"];
+const arcId = (name: string): string =>
+  `/subscriptions/${MATRIX_SUB}/resourceGroups/rg-edge/providers/Microsoft.Kubernetes/connectedClusters/${name}`;
+const CLUSTER_PLAN = "/providers/Microsoft\\.Security/pricings/Containers$";
 
 /** One kind of ARM call the engine makes, by method and the path it goes to. */
 export interface CallKind {
@@ -49,12 +53,12 @@ export const CALL_KINDS: readonly CallKind[] = [
   {
     name: "GET Containers plan",
     method: "GET",
-    pathRegex: "/providers/Microsoft\\.Security/pricings/Containers$",
+    pathRegex: "^/subscriptions/[^/]+/providers/Microsoft\\.Security/pricings/Containers$",
   },
   {
     name: "PUT Containers plan",
     method: "PUT",
-    pathRegex: "/providers/Microsoft\\.Security/pricings/Containers$",
+    pathRegex: "^/subscriptions/[^/]+/providers/Microsoft\\.Security/pricings/Containers$",
   },
   { name: "GET Api plan", method: "GET", pathRegex: "/providers/Microsoft\\.Security/pricings/Api$" },
   { name: "PUT Api plan", method: "PUT", pathRegex: "/providers/Microsoft\\.Security/pricings/Api$" },
@@ -95,6 +99,33 @@ export const CALL_KINDS: readonly CallKind[] = [
     longRunning: true,
   },
   { name: "read capacity metrics", method: "POST", pathRegex: "/metrics:getBatch$" },
+  {
+    name: "read connected clusters",
+    method: "GET",
+    pathRegex: "/providers/Microsoft\\.Kubernetes/connectedClusters(/arc-[a-z]+)?$",
+  },
+  {
+    name: "list extensions",
+    method: "GET",
+    pathRegex: "/providers/Microsoft\\.KubernetesConfiguration/extensions$",
+  },
+  {
+    name: "PUT extension",
+    method: "PUT",
+    pathRegex: "/providers/Microsoft\\.KubernetesConfiguration/extensions/[^/]+$",
+    longRunning: true,
+  },
+  {
+    name: "GET extension or its operation",
+    method: "GET",
+    pathRegex: "/providers/Microsoft\\.KubernetesConfiguration/extensions/[^/]+(/operations/[^/]+)?$",
+  },
+  { name: "GET cluster's own plan", method: "GET", pathRegex: `/managedClusters/aks-[a-z]+${CLUSTER_PLAN}` },
+  {
+    name: "DELETE cluster's own plan",
+    method: "DELETE",
+    pathRegex: `/managedClusters/aks-[a-z]+${CLUSTER_PLAN}`,
+  },
 ];
 
 export type FaultName =
@@ -226,8 +257,41 @@ export function matrixEstate(): Estate {
         },
       },
       ...apis,
+      arcCluster("arc-open"),
+      arcCluster("arc-done"),
+      arcExtension("arc-done", "microsoft.azuredefender.kubernetes", {
+        logAnalyticsWorkspaceResourceID: WORKSPACE_ID,
+      }),
+      arcExtension("arc-done", "microsoft.policyinsights", {}),
+      {
+        // aks-done's own plan turns Defender off for it; the matrix removes it (AUTOPROTECT_REMOVE_PLAN_OVERRIDES).
+        id: `${clusterId("aks-done")}/providers/Microsoft.Security/pricings/Containers`,
+        name: "Containers",
+        type: "Microsoft.Security/pricings",
+        properties: { pricingTier: "Free" },
+      },
     ],
     capacity: { [SERVICE_ID]: { base: 10, perApi: 1 } },
+  };
+}
+
+function arcCluster(name: string): ArmResource {
+  return {
+    id: arcId(name),
+    name,
+    type: "Microsoft.Kubernetes/connectedClusters",
+    location: "westeurope",
+    properties: { provisioningState: "Succeeded", connectivityStatus: "Connected", distribution: "k3s" },
+  };
+}
+
+function arcExtension(cluster: string, extensionType: string, settings: Record<string, string>): ArmResource {
+  const name = extensionType === "microsoft.policyinsights" ? "azurepolicy" : extensionType;
+  return {
+    id: `${arcId(cluster)}/providers/Microsoft.KubernetesConfiguration/extensions/${name}`,
+    name,
+    type: "Microsoft.KubernetesConfiguration/extensions",
+    properties: { extensionType, provisioningState: "Succeeded", configurationSettings: settings },
   };
 }
 
@@ -241,9 +305,16 @@ function expectedPairs(): [string, string][] {
     ],
     ["defender.apis-plan", `/subscriptions/${MATRIX_SUB}/providers/Microsoft.Security/pricings/Api`],
     ...clusters.flatMap((id) =>
-      ["aks.defender-sensor", "aks.azure-policy", "aks.authorized-ips", "aks.sensor-workspace"].map(
-        (check): [string, string] => [check, id],
-      ),
+      [
+        "aks.defender-sensor",
+        "aks.azure-policy",
+        "aks.authorized-ips",
+        "aks.sensor-workspace",
+        "aks.containers-plan-override",
+      ].map((check): [string, string] => [check, id]),
+    ),
+    ...["arc-open", "arc-done"].flatMap((name) =>
+      ["arc.defender-sensor", "arc.azure-policy"].map((check): [string, string] => [check, arcId(name)]),
     ),
     ...API_NAMES.map((name): [string, string] => ["apim.api-onboarding", `${SERVICE_ID}/apis/${name}`]),
   ];
@@ -327,6 +398,18 @@ async function reconcileFailedCluster(sim: Simulator, outcomes: readonly Outcome
     const cluster = await azure.aks.getCluster(id);
     if (cluster !== undefined) await azure.aks.putCluster(id, cluster, undefined);
   }
+  // An extension whose install failed: a person deletes it (`az k8s-extension delete`) for it to be installed again.
+  const client = createArmRestClient({
+    credential: simulatorCredential,
+    endpoint: sim.endpoint,
+    tlsCa: sim.ca,
+  });
+  for (const outcome of outcomes) {
+    const name = /^the .* extension '([^']+)' is (Failed|Canceled)/.exec(outcome.Reason)?.[1];
+    if (outcome.Status !== "manual" || name === undefined) continue;
+    const path = `${outcome.ResourceId}/providers/Microsoft.KubernetesConfiguration/extensions/${name}`;
+    await client.pathUnchecked(path).delete({ queryParameters: { "api-version": "2024-11-01" } });
+  }
 }
 
 async function run(sim: Simulator, stateDir: string, targets: readonly ReconcileTarget[], now: () => Date) {
@@ -335,6 +418,7 @@ async function run(sim: Simulator, stateDir: string, targets: readonly Reconcile
     AUTOPROTECT_WORKSPACE_ID: WORKSPACE_ID,
     AUTOPROTECT_AUTHORIZED_IP_RANGES: "203.0.113.0/24",
     AUTOPROTECT_ROLLOUT_INTERVAL_MINUTES: "0",
+    AUTOPROTECT_REMOVE_PLAN_OVERRIDES: "true",
   });
   const engine = createEngine({ azure, config, now, rolloutStore: createFileStateStore(stateDir) });
   return engine.reconcile(targets, {
@@ -351,6 +435,7 @@ export async function runCell(cell: Cell, stateDir: string): Promise<CellResult>
   const targets: ReconcileTarget[] = [
     { kind: "subscription", subscriptionId: MATRIX_SUB },
     { kind: "resource", resourceId: clusterId("aks-open") },
+    { kind: "resource", resourceId: arcId("arc-open") },
     { kind: "resource", resourceId: `${SERVICE_ID}/apis/${API_NAMES[0] ?? "orders"}` },
   ];
   try {

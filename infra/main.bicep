@@ -112,6 +112,9 @@ param sweepSchedule string = '0 0 */6 * * *'
 @description('AUTOPROTECT_DEFERRAL_CAP_HOURS: a check deferred longer than this turns manual with its last reason')
 param deferralCapHours int = 24
 
+@description('AUTOPROTECT_REMOVE_PLAN_OVERRIDES: remove a cluster\'s own Containers plan that leaves Defender off when the subscription\'s plan it would inherit is at least as strong. false: report it (manual)')
+param removePlanOverrides bool = false
+
 @minValue(1)
 @maxValue(600)
 @description('AUTOPROTECT_CALL_TIMEOUT_SECONDS: one attempt of an Azure call may take this long before it is retried')
@@ -431,6 +434,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     AUTOPROTECT_CHECKS: checks
     AUTOPROTECT_SWEEP_SCHEDULE: sweepSchedule
     AUTOPROTECT_DEFERRAL_CAP_HOURS: string(deferralCapHours)
+    AUTOPROTECT_REMOVE_PLAN_OVERRIDES: string(removePlanOverrides)
     AUTOPROTECT_CALL_TIMEOUT_SECONDS: string(callTimeoutSeconds)
     AUTOPROTECT_CALL_DEADLINE_SECONDS: string(callDeadlineSeconds)
     AUTOPROTECT_MAX_RETRY_AFTER_SECONDS: string(maxRetryAfterSeconds)

@@ -1,6 +1,8 @@
 // The README's first command: sweep the bundled sample estate in the local simulator in enforce
 // mode, then sweep the state it left behind: nothing is written again, and what remains is
-// waiting for something (a running cluster, the next API rollout step, capacity) or for a person.
+// waiting for something (a running cluster, an Arc-enabled cluster to reconnect or finish an
+// extension's install, the next API rollout step, capacity) or for a person (a failed extension, a
+// cluster's own plan that turns Defender off).
 // Both sweeps send their outcomes to the simulated Log Analytics workspace; a report reads them back.
 // Every setting is in one settings file, printed first, and every command is printed exactly as it
 // runs: copy them to run them again.

@@ -15,6 +15,7 @@ import {
   parentIdOf,
   parentTypeOf,
 } from "./apim.js";
+import { arcParentProblem, checkArcResource } from "./arc.js";
 
 export interface Estate {
   subscriptions: EstateSubscription[];
@@ -552,12 +553,15 @@ class Parser {
     if (lower === API_COLLECTION_TYPE.toLowerCase()) {
       this.armString(props, "provisioningState", `${at}.properties`);
     }
+    checkArcResource(raw, type, at, (path, problem) => this.fail(path, problem));
   }
 
   /** API Management children and API collections need their parent in the estate. */
   parents(resources: readonly ArmResource[]): void {
     const types = new Map(resources.map((r) => [r.id.toLowerCase(), r.type.toLowerCase()]));
     resources.forEach((resource, i) => {
+      const arcProblem = arcParentProblem(resource, types);
+      if (arcProblem !== undefined) this.fail(`resources[${i}].id`, arcProblem);
       const parentId = parentIdOf(resource.id, resource.type);
       const parentType = parentTypeOf(resource.type);
       if (parentId === undefined || parentType === undefined) return;

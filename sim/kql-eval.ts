@@ -169,7 +169,7 @@ export function compile(expr: Expr, scope: Scope): Compiled {
     case "binary":
       return binary(expr.op, expr.left, expr.right, scope);
     case "in":
-      return inList(expr.left, expr.list, scope);
+      return inList(expr.left, expr.list, expr.negated, scope);
     case "negate": {
       const operand = compile(expr.operand, scope);
       if (!isNumeric(operand.type) && operand.type !== "timespan") {
@@ -221,7 +221,7 @@ function member(expr: Extract<Expr, { kind: "member" }>, scope: Scope): Compiled
   };
 }
 
-function inList(leftExpr: Expr, listExprs: readonly Expr[], scope: Scope): Compiled {
+function inList(leftExpr: Expr, listExprs: readonly Expr[], negated: boolean, scope: Scope): Compiled {
   const left = compile(leftExpr, scope);
   const list = listExprs.map((e) => compile(e, scope));
   for (const item of list) {
@@ -235,7 +235,8 @@ function inList(leftExpr: Expr, listExprs: readonly Expr[], scope: Scope): Compi
     eval: (row, group) => {
       const value = left.eval(row, group);
       if (isNull(value)) return null;
-      return list.some((item) => compareValues(value, item.eval(row, group)) === 0);
+      const found = list.some((item) => compareValues(value, item.eval(row, group)) === 0);
+      return negated ? !found : found;
     },
   };
 }
@@ -622,6 +623,19 @@ const AGGREGATES: Readonly<Record<string, AggregateCompiler>> = {
           group.filter((r) => predicate.eval(r, group) === true).map((r) => value.eval(r, group)),
           1,
         ),
+    };
+  },
+  take_anyif: (args, scope, name) => {
+    arity(name, args, 2);
+    const value = compile(args[0] ?? { kind: "literal", type: "long", value: 0 }, rowScope(scope));
+    const predicate = predicateOver(args[1], scope, name);
+    return {
+      type: value.type,
+      eval: (_row, group) =>
+        group
+          .filter((r) => predicate.eval(r, group) === true)
+          .map((r) => value.eval(r, group))
+          .find((v) => !isNull(v)) ?? nullOf(value.type),
     };
   },
   take_any: (args, scope, name) => {

@@ -255,7 +255,7 @@ export type Expr =
   | { readonly kind: "member"; readonly target: Expr; readonly name: string }
   | { readonly kind: "call"; readonly name: string; readonly args: readonly Expr[] }
   | { readonly kind: "binary"; readonly op: string; readonly left: Expr; readonly right: Expr }
-  | { readonly kind: "in"; readonly left: Expr; readonly list: readonly Expr[] }
+  | { readonly kind: "in"; readonly left: Expr; readonly list: readonly Expr[]; readonly negated: boolean }
   | { readonly kind: "negate"; readonly operand: Expr };
 
 const COMPARISONS = new Set(["==", "!=", "=~", "!~", ">", ">=", "<", "<="]);
@@ -322,12 +322,14 @@ function parseComparison(cursor: Cursor): Expr {
     cursor.next();
     return { kind: "binary", op: token.text, left, right: parseAdditive(cursor) };
   }
-  if (token.kind === "op" && token.text === "!" && cursor.peek(1)?.kind === "ident") {
+  const negated = token.kind === "op" && token.text === "!" && cursor.peek(1)?.text === "in";
+  if (token.kind === "op" && token.text === "!" && cursor.peek(1)?.kind === "ident" && !negated) {
     throw unsupported(`'!${cursor.peek(1)?.text ?? ""}' in '${cursor.operator}'`);
   }
-  if (token.kind === "ident" && token.text === "in") {
+  if ((token.kind === "ident" && token.text === "in") || negated) {
+    if (negated) cursor.next();
     cursor.next();
-    if (cursor.isOp("~")) throw unsupported(`'in~' in '${cursor.operator}'`);
+    if (cursor.isOp("~")) throw unsupported(`'${negated ? "!" : ""}in~' in '${cursor.operator}'`);
     cursor.expectOp("(");
     const list: Expr[] = [];
     for (;;) {
@@ -336,7 +338,7 @@ function parseComparison(cursor: Cursor): Expr {
       cursor.next();
     }
     cursor.expectOp(")");
-    return { kind: "in", left, list };
+    return { kind: "in", left, list, negated };
   }
   if (token.kind === "ident" && WORD_OPERATORS.has(token.text.toLowerCase())) {
     throw unsupported(`'${token.text}' in '${cursor.operator}'`);

@@ -29,9 +29,12 @@ import { apiCollectionsModule } from "./routes/apicollections.js";
 import { apiManagementModule } from "./routes/apimanagement.js";
 import { containerServiceModule } from "./routes/containerservice.js";
 import { genericModule } from "./routes/generic.js";
+import { kubernetesModule } from "./routes/kubernetes.js";
+import { kubernetesConfigurationModule } from "./routes/kubernetesconfiguration.js";
 import { logsModule } from "./routes/logs.js";
 import { metricsModule } from "./routes/metrics.js";
 import { operationalInsightsModule } from "./routes/operationalinsights.js";
+import { resourcePricingsModule } from "./routes/resource-pricings.js";
 import { resourcesModule } from "./routes/resources.js";
 import { securityModule } from "./routes/security.js";
 import { subscriptionsModule } from "./routes/subscriptions.js";
@@ -157,6 +160,9 @@ const MODULES: readonly ProviderModule[] = [
   resourcesModule,
   securityModule,
   containerServiceModule,
+  kubernetesModule,
+  kubernetesConfigurationModule,
+  resourcePricingsModule,
   operationalInsightsModule,
   apiManagementModule,
   apiCollectionsModule,

@@ -96,7 +96,7 @@ function parseExtensions(raw: unknown): EstatePricingExtension[] {
 }
 
 /** The plan after a PUT: only writable fields count (pricingTier, subPlan, extensions); read-only ones are ignored. */
-function replacement(stored: StoredPricing, body: unknown, now: Date): EstatePricing {
+export function replacement(stored: StoredPricing, body: unknown, now: Date): EstatePricing {
   if (!isRecord(body) || !isRecord(body.properties)) throw invalidInput("properties", "is required");
   const props = body.properties;
   const tierText = typeof props.pricingTier === "string" ? props.pricingTier : undefined;

@@ -1,8 +1,15 @@
 import type { Client } from "@azure-rest/core-client";
 import type { ClusterResource } from "../model/cluster.js";
 import { parseResourceId } from "../model/resource-id.js";
-import { createArmRestClient, expectStatus, listAll, runLongRunningOperation } from "./arm-rest.js";
-import { ARM_ENDPOINT, callLimits, pollIntervalMs, type AzureConnection } from "./connection.js";
+import {
+  createArmRestClient,
+  expectStatus,
+  listAll,
+  readOperationStatus,
+  runLongRunningOperation,
+  type OperationStatus,
+} from "./arm-rest.js";
+import { callLimits, pollIntervalMs, type AzureConnection } from "./connection.js";
 import { azureCall, isNotFound } from "./errors.js";
 
 /**
@@ -20,10 +27,7 @@ export interface StartedOperation {
   readonly accepted: ClusterResource;
 }
 
-export type OperationStatus =
-  | { readonly status: "InProgress" }
-  | { readonly status: "Succeeded" }
-  | { readonly status: "Failed" | "Canceled"; readonly code: string; readonly message: string };
+export type { OperationStatus } from "./arm-rest.js";
 
 export interface AksAdapter {
   listClusters(subscriptionId: string): Promise<ClusterResource[]>;
@@ -60,23 +64,6 @@ function asCluster(body: unknown, what: string): ClusterResource {
     throw new TypeError(`${what}: ARM returned no managed cluster`);
   }
   return body as ClusterResource;
-}
-
-function asOperationStatus(body: unknown): OperationStatus {
-  const { status, error } = (typeof body === "object" && body !== null ? body : {}) as {
-    status?: unknown;
-    error?: { code?: unknown; message?: unknown };
-  };
-  const text = typeof status === "string" ? status.toLowerCase() : "";
-  if (text === "succeeded") return { status: "Succeeded" };
-  if (text === "failed" || text === "canceled" || text === "cancelled") {
-    return {
-      status: text === "failed" ? "Failed" : "Canceled",
-      code: typeof error?.code === "string" ? error.code : text === "failed" ? "OperationFailed" : "Canceled",
-      message: typeof error?.message === "string" ? error.message : `the operation ended ${String(status)}`,
-    };
-  }
-  return { status: "InProgress" };
 }
 
 export function createAksAdapter(
@@ -141,17 +128,6 @@ export function createAksAdapter(
         return { statusUrl: statusUrl ?? "", accepted };
       }),
 
-    operationStatus: (statusUrl) =>
-      azureCall(async () => {
-        // The URL comes back through a queue message: the token goes only to ARM itself.
-        const origin = new URL(connection.endpoint ?? ARM_ENDPOINT).origin;
-        if (new URL(statusUrl).origin !== origin) {
-          throw new TypeError(`operation status URL '${statusUrl}' is not on ${origin}`);
-        }
-        const response = await client.pathUnchecked(statusUrl).get();
-        if (response.status === "202") return { status: "InProgress" } as const;
-        if (response.status === "204") return { status: "Succeeded" } as const;
-        return asOperationStatus(expectStatus(response, "200"));
-      }),
+    operationStatus: (statusUrl) => azureCall(() => readOperationStatus(client, connection, statusUrl)),
   };
 }

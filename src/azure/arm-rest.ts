@@ -1,6 +1,6 @@
 import { createRestError, getClient, type Client, type PathUncheckedResponse } from "@azure-rest/core-client";
 import { createHttpPoller, type OperationResponse, type OperationState } from "@azure/core-lro";
-import { ARM_SCOPE, sdkClientOptions, type AzureConnection } from "./connection.js";
+import { ARM_ENDPOINT, ARM_SCOPE, sdkClientOptions, type AzureConnection } from "./connection.js";
 import { DEFAULT_CALL_LIMITS } from "./call-limits.js";
 import { AzureApiError, DeadlineExceededError, toAzureApiError, UnavailableError } from "./errors.js";
 
@@ -103,4 +103,46 @@ export async function listAll(
     if (typeof body?.nextLink !== "string" || body.nextLink === "") return items;
     response = await client.pathUnchecked(body.nextLink).get();
   }
+}
+
+/** Where an ARM long-running operation started earlier stands (its Azure-AsyncOperation status). */
+export type OperationStatus =
+  | { readonly status: "InProgress" }
+  | { readonly status: "Succeeded" }
+  | { readonly status: "Failed" | "Canceled"; readonly code: string; readonly message: string };
+
+function asOperationStatus(body: unknown): OperationStatus {
+  const { status, error } = (typeof body === "object" && body !== null ? body : {}) as {
+    status?: unknown;
+    error?: { code?: unknown; message?: unknown };
+  };
+  const text = typeof status === "string" ? status.toLowerCase() : "";
+  if (text === "succeeded") return { status: "Succeeded" };
+  if (text === "failed" || text === "canceled" || text === "cancelled") {
+    return {
+      status: text === "failed" ? "Failed" : "Canceled",
+      code: typeof error?.code === "string" ? error.code : text === "failed" ? "OperationFailed" : "Canceled",
+      message: typeof error?.message === "string" ? error.message : `the operation ended ${String(status)}`,
+    };
+  }
+  return { status: "InProgress" };
+}
+
+/**
+ * Reads an operation's status URL (Azure-AsyncOperation, or Location: 202 running, 204 done). The URL
+ * comes back through a queue message, so it is read only on ARM's own origin: the token goes to ARM only.
+ */
+export async function readOperationStatus(
+  client: Client,
+  connection: AzureConnection,
+  statusUrl: string,
+): Promise<OperationStatus> {
+  const origin = new URL(connection.endpoint ?? ARM_ENDPOINT).origin;
+  if (new URL(statusUrl).origin !== origin) {
+    throw new TypeError(`operation status URL '${statusUrl}' is not on ${origin}`);
+  }
+  const response = await client.pathUnchecked(statusUrl).get();
+  if (response.status === "202") return { status: "InProgress" };
+  if (response.status === "204") return { status: "Succeeded" };
+  return asOperationStatus(expectStatus(response, "200"));
 }

@@ -1,5 +1,6 @@
 import { createAksAdapter, type AksAdapter } from "./aks.js";
 import { createApimAdapter, type ApimAdapter } from "./apim.js";
+import { createArcAdapter, type ArcAdapter } from "./arc.js";
 import { createMonitorAdapter, type MonitorAdapter } from "./monitor.js";
 import type { AzureConnection } from "./connection.js";
 import { createLogAnalyticsAdapter, type LogAnalyticsAdapter } from "./log-analytics.js";
@@ -9,6 +10,7 @@ import { createSecurityAdapter, type SecurityAdapter } from "./security.js";
 /** Everything the engine reads from and writes to Azure, one adapter per service. */
 export interface AzureGateway {
   readonly aks: AksAdapter;
+  readonly arc: ArcAdapter;
   readonly security: SecurityAdapter;
   readonly resources: ResourcesAdapter;
   readonly logAnalytics: LogAnalyticsAdapter;
@@ -19,6 +21,7 @@ export interface AzureGateway {
 export function createAzureGateway(connection: AzureConnection): AzureGateway {
   return {
     aks: createAksAdapter(connection),
+    arc: createArcAdapter(connection),
     security: createSecurityAdapter(connection),
     resources: createResourcesAdapter(connection),
     logAnalytics: createLogAnalyticsAdapter(connection),

@@ -1,9 +1,10 @@
 import type { Client } from "@azure-rest/core-client";
 import type { ApiCollectionSnapshot } from "../model/apim.js";
 import type { PricingSnapshot, PricingUpdate } from "../model/pricing.js";
+import { parseResourceId } from "../model/resource-id.js";
 import { createArmRestClient, expectStatus, listAll, runLongRunningOperation } from "./arm-rest.js";
 import { pollIntervalMs, type AzureConnection } from "./connection.js";
-import { azureCall } from "./errors.js";
+import { azureCall, isNotFound } from "./errors.js";
 
 /** Defender for Cloud (Microsoft.Security). Plans at 2024-01-01: the first version with per-plan extensions and `enforce`. */
 export const PRICINGS_API_VERSION = "2024-01-01";
@@ -20,9 +21,25 @@ export interface SecurityAdapter {
   onboardApi(serviceId: string, apiName: string): Promise<ApiCollectionSnapshot>;
   /** Offboards one API; absent is fine. */
   offboardApi(serviceId: string, apiName: string): Promise<void>;
+  /**
+   * The Containers plan in effect at a cluster's scope (2024-01-01): its own (`inherited` "False") or the
+   * subscription's (`inherited` "True"); undefined when Azure has none there.
+   */
+  getClusterPlan(clusterId: string): Promise<PricingSnapshot | undefined>;
+  /** Removes a cluster's own Containers plan, so that it inherits the subscription's; absent is fine. */
+  deleteClusterPlan(clusterId: string): Promise<void>;
 }
 
 const PRICING_PATH = "/subscriptions/{subscriptionId}/providers/Microsoft.Security/pricings/{pricingName}";
+
+/** A resource-level plan's path: the scope must be a resource (a cluster), never a subscription's plan. */
+function clusterPlanPath(clusterId: string): string {
+  const parsed = parseResourceId(clusterId);
+  if (parsed.resourceGroup === undefined || parsed.names.length !== 1) {
+    throw new TypeError(`'${clusterId}' is not a cluster id`);
+  }
+  return `${parsed.id}/providers/Microsoft.Security/pricings/Containers`;
+}
 
 function asPricing(body: unknown, plan: string): PricingSnapshot {
   if (typeof body !== "object" || body === null)
@@ -101,6 +118,24 @@ export function createSecurityAdapter(
           .pathUnchecked(path)
           .delete({ queryParameters: { "api-version": API_COLLECTIONS_API_VERSION } });
         expectStatus(response, "200", "202", "204");
+      }),
+
+    async getClusterPlan(clusterId) {
+      try {
+        return await azureCall(async () => {
+          const response = await client.pathUnchecked(clusterPlanPath(clusterId)).get(query);
+          return asPricing(expectStatus(response, "200"), "Containers");
+        });
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    },
+
+    deleteClusterPlan: (clusterId) =>
+      azureCall(async () => {
+        const response = await client.pathUnchecked(clusterPlanPath(clusterId)).delete(query);
+        expectStatus(response, "200", "204");
       }),
   };
 }

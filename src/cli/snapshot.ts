@@ -217,6 +217,33 @@ async function readService(
 }
 
 /** Reads the estate of the given subscriptions (plus those holding their clusters' workspaces). */
+/**
+ * A cluster's own Containers plan, as the estate lists it (ARM's shape, the writable fields), or
+ * undefined when the cluster inherits the subscription's: a GET at the cluster's scope answers the plan
+ * in effect, `inherited` "True" when it is the subscription's.
+ */
+async function clusterOwnPlan(azure: AzureGateway, clusterId: string): Promise<EstateResource | undefined> {
+  const plan = await azure.security.getClusterPlan(clusterId);
+  if (plan === undefined || String(plan.properties.inherited).toLowerCase() === "true") return undefined;
+  const { pricingTier, subPlan, extensions } = plan.properties;
+  return {
+    id: `${clusterId}/providers/Microsoft.Security/pricings/Containers`,
+    name: "Containers",
+    type: "Microsoft.Security/pricings",
+    properties: {
+      pricingTier,
+      ...(subPlan === undefined ? {} : { subPlan }),
+      extensions: (extensions ?? []).map((e) => ({
+        name: e.name,
+        isEnabled: e.isEnabled,
+        ...(e.additionalExtensionProperties === undefined
+          ? {}
+          : { additionalExtensionProperties: e.additionalExtensionProperties }),
+      })),
+    },
+  };
+}
+
 export async function readEstate(
   azure: AzureGateway,
   subscriptionIds: readonly string[],
@@ -257,6 +284,16 @@ export async function readEstate(
         { defender?: { logAnalyticsWorkspaceResourceId?: unknown } } | undefined;
       const workspace = security?.defender?.logAnalyticsWorkspaceResourceId;
       if (typeof workspace === "string" && workspace !== "") workspaces.add(workspace);
+      const ownPlan = await clusterOwnPlan(azure, cluster.id);
+      if (ownPlan !== undefined) estate.resources.push(ownPlan);
+    }
+    for (const cluster of await azure.arc.listConnectedClusters(subscriptionId)) {
+      if (typeof cluster.id !== "string") continue;
+      estate.resources.push(cluster as EstateResource);
+      noteGroup(cluster.id);
+      for (const extension of await azure.arc.listExtensions(cluster.id)) {
+        estate.resources.push(extension as EstateResource);
+      }
     }
     for (const service of await azure.apim.listServices(subscriptionId)) {
       await readService(azure, service, now, estate);

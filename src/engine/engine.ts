@@ -1,6 +1,7 @@
 import { withRunDeadline, runTimeLeftMs } from "../azure/call-limits.js";
 import type { AzureGateway } from "../azure/index.js";
 import { isConsumptionTier } from "../checks/index.js";
+import type { ConnectedClusterResource } from "../model/arc.js";
 import type { CheckId, Finding } from "../model/checks.js";
 import type { ClusterResource } from "../model/cluster.js";
 import { inScope, type Config } from "../model/config.js";
@@ -11,9 +12,11 @@ import type { RolloutStateStore } from "../rollout/state-store.js";
 import { buildOutcome, type OutcomeFields, type RunInfo } from "../outcomes/record.js";
 import { annotateSpan, countOutcomes, inSpan } from "../telemetry/tracing.js";
 import { reconcileApimService } from "./apim.js";
+import { reconcileArcCluster } from "./arc.js";
 import { reconcileCluster } from "./cluster.js";
 import { forEachConcurrently } from "./concurrency.js";
 import { budgetExhausted, describeError, outcomeOfError } from "./errors.js";
+import { reconcilePlanOverride } from "./plan-override.js";
 import { reconcilePlan } from "./plans.js";
 import { requeueRequests, type RequeueRequest } from "./requeue.js";
 import type { PlanName, RunContext, RunError, RunOptions } from "./run-context.js";
@@ -67,6 +70,7 @@ class Run implements RunContext {
   private readonly plans = new Map<string, Promise<boolean>>();
   private readonly planUsers = new Set<string>();
   private readonly clusters = new Map<string, Promise<ClusterResource[]>>();
+  private readonly connectedClusters = new Map<string, Promise<ConnectedClusterResource[]>>();
   /** Per subscription (lower-case): check and resource → since when it has been waiting. */
   private readonly waits = new Map<string, Promise<Map<string, string>>>();
   private readonly loadedWaits = new Map<string, Map<string, string>>();
@@ -215,6 +219,9 @@ class Run implements RunContext {
       case "cluster":
         await this.reconcileOneCluster(id);
         return;
+      case "arc-cluster":
+        await this.reconcileOneArcCluster(id);
+        return;
       case "containers-plan":
         await this.planReady(id.subscriptionId, "Containers");
         return;
@@ -253,7 +260,36 @@ class Run implements RunContext {
     }
     this.notePlanUser(id.subscriptionId, "Containers");
     await this.planReady(id.subscriptionId, "Containers");
+    await this.reconcileAks(id, cluster);
+  }
+
+  /** An AKS cluster's checks: its one PUT's, and its own Containers plan. */
+  private async reconcileAks(id: ParsedResourceId, cluster: ClusterResource): Promise<void> {
     await reconcileCluster(this, id, cluster);
+    await reconcilePlanOverride(this, id, cluster);
+  }
+
+  /** As for AKS: the connected cluster must exist before the subscription's plan is turned on for it. */
+  private async reconcileOneArcCluster(id: ParsedResourceId): Promise<void> {
+    let cluster: ConnectedClusterResource | undefined;
+    try {
+      cluster = await this.azure.arc.getConnectedCluster(id.id);
+    } catch (error) {
+      this.emitForTarget(id, "arc-cluster", outcomeOfError(error));
+      return;
+    }
+    if (cluster === undefined) {
+      this.emitForTarget(
+        id,
+        "arc-cluster",
+        { status: "skipped", reason: "not found: no such connected cluster", details: { notFound: true } },
+        true,
+      );
+      return;
+    }
+    this.notePlanUser(id.subscriptionId, "Containers");
+    await this.planReady(id.subscriptionId, "Containers");
+    await reconcileArcCluster(this, id, cluster);
   }
 
   private async reconcileOneService(
@@ -308,6 +344,7 @@ class Run implements RunContext {
     await this.planReady(subscriptionId, "Containers");
     this.engine.onSettled?.(plan("Containers"));
     await this.reconcileClusters(subscriptionId);
+    await this.reconcileConnectedClusters(subscriptionId);
     await this.planReady(subscriptionId, "Api");
     this.engine.onSettled?.(plan("Api"));
     await this.reconcileApimServices(subscriptionId);
@@ -362,7 +399,25 @@ class Run implements RunContext {
     this.engine.onDiscovered?.(clusters.length);
     await forEachConcurrently(clusters, this.engine.concurrency ?? 8, async (cluster) => {
       if (cluster.id === undefined) return;
-      await reconcileCluster(this, parseResourceId(cluster.id), cluster);
+      await this.reconcileAks(parseResourceId(cluster.id), cluster);
+      this.engine.onSettled?.(cluster.id);
+    });
+  }
+
+  private async reconcileConnectedClusters(subscriptionId: string): Promise<void> {
+    const checks = kindInfo("arc-cluster").checks;
+    if (!checks.some((c) => this.enabled(c))) return;
+    let clusters: ConnectedClusterResource[];
+    try {
+      clusters = await this.connectedClustersIn(subscriptionId);
+    } catch (error) {
+      this.listingFailed(subscriptionId, checks, "listing connected clusters", error);
+      return;
+    }
+    this.engine.onDiscovered?.(clusters.length);
+    await forEachConcurrently(clusters, this.engine.concurrency ?? 8, async (cluster) => {
+      if (typeof cluster.id !== "string") return;
+      await reconcileArcCluster(this, parseResourceId(cluster.id), cluster);
       this.engine.onSettled?.(cluster.id);
     });
   }
@@ -373,6 +428,16 @@ class Run implements RunContext {
     if (clusters === undefined) {
       clusters = this.azure.aks.listClusters(subscriptionId);
       this.clusters.set(key, clusters);
+    }
+    return clusters;
+  }
+
+  connectedClustersIn(subscriptionId: string): Promise<ConnectedClusterResource[]> {
+    const key = subscriptionId.toLowerCase();
+    let clusters = this.connectedClusters.get(key);
+    if (clusters === undefined) {
+      clusters = this.azure.arc.listConnectedClusters(subscriptionId);
+      this.connectedClusters.set(key, clusters);
     }
     return clusters;
   }

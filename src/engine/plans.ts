@@ -31,10 +31,17 @@ async function notExcluded(
   return exclusionReason(run.config.excludeTag, resource.tags ?? undefined, groupTags) === undefined;
 }
 
-/** Clusters in scope and not excluded, counted until the first one: the Containers plan is for them. */
+/**
+ * Clusters in scope and not excluded, AKS and Arc-enabled alike, counted until the first one: the
+ * Containers plan is for them. Arc clusters are listed only when no AKS cluster decided it.
+ */
 async function hasClusterInScope(run: RunContext, subscriptionId: string): Promise<boolean> {
   for (const cluster of await run.clustersIn(subscriptionId)) {
     if (await notExcluded(run, subscriptionId, clusterView(cluster))) return true;
+  }
+  for (const cluster of await run.connectedClustersIn(subscriptionId)) {
+    const tags = cluster.tags ?? undefined;
+    if (await notExcluded(run, subscriptionId, { id: cluster.id, tags })) return true;
   }
   return false;
 }

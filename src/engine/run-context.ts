@@ -1,4 +1,5 @@
 import type { AzureGateway } from "../azure/index.js";
+import type { ConnectedClusterResource } from "../model/arc.js";
 import type { CheckId, Finding } from "../model/checks.js";
 import type { ClusterResource } from "../model/cluster.js";
 import type { Config } from "../model/config.js";
@@ -62,6 +63,8 @@ export interface RunContext {
   tagsOf(subscriptionId: string, resourceGroup: string): Promise<Record<string, string> | undefined>;
   /** The subscription's clusters, listed once per run. */
   clustersIn(subscriptionId: string): Promise<ClusterResource[]>;
+  /** The subscription's Arc-enabled (connected) clusters, listed once per run. */
+  connectedClustersIn(subscriptionId: string): Promise<ConnectedClusterResource[]>;
   /**
    * Whether the subscription's plan is on after this run looked at it (fixing it in enforce mode); in
    * audit mode, whether it would be. Resources that depend on the plan wait for it.

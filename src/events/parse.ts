@@ -26,10 +26,14 @@ export const HANDLED_EVENT_TYPES = [
 
 /**
  * `ResourceWriteSuccess` operation names the handler acts on. A prefix match: child writes
- * (`managedClusters/agentPools/write`, `service/apis/operations/write`) reconcile their parent.
+ * (`managedClusters/agentPools/write`, `service/apis/operations/write`) reconcile their parent. A
+ * cluster extension (`{cluster}/providers/Microsoft.KubernetesConfiguration/extensions/{name}`) and a
+ * cluster's own plan (`{cluster}/providers/Microsoft.Security/pricings/Containers`) reconcile the cluster.
  */
 export const HANDLED_OPERATION_PREFIXES = [
   "Microsoft.ContainerService/managedClusters/",
+  "Microsoft.Kubernetes/connectedClusters/",
+  "Microsoft.KubernetesConfiguration/extensions/write",
   "Microsoft.ApiManagement/service/write",
   "Microsoft.ApiManagement/service/apis/",
   "Microsoft.ApiManagement/service/gateways/apis/",
@@ -204,7 +208,8 @@ function verdictFor(
 }
 
 /**
- * The resource an event about `resourceUri` should reconcile: the cluster, the APIM service, the API
+ * The resource an event about `resourceUri` should reconcile: the cluster (AKS or Arc-enabled, also for
+ * what is nested in it: extensions, its own plan), the APIM service, the API
  * (without its `;rev=` suffix), or the Defender plan; undefined for anything else. APIM's documented
  * event format leaves `/providers/` out of the id; it is put back.
  */
@@ -228,6 +233,9 @@ export function reconcileTargetOf(
   };
   const subscriptionId = parsed.subscriptionId;
   if (provider === "microsoft.containerservice" && types[0] === "managedclusters") {
+    return { resourceId: prefix(1), subscriptionId };
+  }
+  if (provider === "microsoft.kubernetes" && types[0] === "connectedclusters") {
     return { resourceId: prefix(1), subscriptionId };
   }
   if (provider === "microsoft.apimanagement" && types[0] === "service") {

@@ -7,6 +7,9 @@ export const CHECK_IDS = [
   "aks.sensor-workspace",
   "defender.apis-plan",
   "apim.api-onboarding",
+  "aks.containers-plan-override",
+  "arc.defender-sensor",
+  "arc.azure-policy",
 ] as const;
 
 export type CheckId = (typeof CHECK_IDS)[number];
@@ -32,6 +35,7 @@ export const RESOURCE_TYPES = {
   pricing: "Microsoft.Security/pricings",
   apimService: "Microsoft.ApiManagement/service",
   apimApi: "Microsoft.ApiManagement/service/apis",
+  connectedCluster: "Microsoft.Kubernetes/connectedClusters",
 } as const;
 
 /**

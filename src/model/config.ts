@@ -23,6 +23,11 @@ export interface Config {
   readonly checks: readonly CheckId[];
   /** A check deferred for longer than this turns `manual` with its last reason. */
   readonly deferralCapHours: number;
+  /**
+   * Whether enforce mode removes a cluster's resource-level Containers plan that leaves Defender off,
+   * when the subscription's plan it would inherit is at least as strong (otherwise it is `manual`).
+   */
+  readonly removePlanOverrides: boolean;
   /** Deadlines of every Azure call. */
   readonly callLimits: CallLimits;
 }
@@ -75,6 +80,8 @@ export const CONFIG_VARIABLES = {
   AUTOPROTECT_CHECKS: "comma-separated check ids to run (default: all)",
   AUTOPROTECT_DEFERRAL_CAP_HOURS:
     "a check deferred longer than this turns manual with its last reason (default 24)",
+  AUTOPROTECT_REMOVE_PLAN_OVERRIDES:
+    "true: remove a cluster's resource-level Containers plan that leaves Defender off when the inherited plan is at least as strong (default false: manual)",
   AUTOPROTECT_CALL_TIMEOUT_SECONDS:
     "one attempt of an Azure call may take this long before it is retried (default 30)",
   AUTOPROTECT_CALL_DEADLINE_SECONDS: "one Azure call, retries included, may take this long (default 120)",
@@ -121,6 +128,13 @@ function number(env: Env, variable: string, fallback: number, min: number, max: 
     throw new ConfigError(variable, `'${raw}' is not a number from ${min} to ${max}`);
   }
   return value;
+}
+
+function flag(env: Env, variable: string): boolean {
+  const raw = env[variable]?.trim().toLowerCase() ?? "";
+  if (raw === "" || raw === "false") return false;
+  if (raw === "true") return true;
+  throw new ConfigError(variable, `'${env[variable] ?? ""}' is not 'true' or 'false'`);
 }
 
 function ingestionConfig(env: Env): IngestionConfig | undefined {
@@ -267,6 +281,7 @@ export function loadConfig(env: Env = process.env): Config {
     stateDir: (env.AUTOPROTECT_STATE_DIR ?? "").trim() || "./.autoprotect",
     checks: checksRaw.length === 0 ? [...CHECK_IDS] : checksRaw.filter(isCheckId),
     deferralCapHours: number(env, "AUTOPROTECT_DEFERRAL_CAP_HOURS", 24, 1, 24 * 30),
+    removePlanOverrides: flag(env, "AUTOPROTECT_REMOVE_PLAN_OVERRIDES"),
     callLimits,
   };
 }

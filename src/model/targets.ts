@@ -7,7 +7,7 @@ import { RESOURCE_TYPES, type CheckId } from "./checks.js";
 import type { ParsedResourceId } from "./resource-id.js";
 
 export type TargetKind =
-  "subscription" | "cluster" | "apim-service" | "apim-api" | "containers-plan" | "apis-plan";
+  "subscription" | "cluster" | "arc-cluster" | "apim-service" | "apim-api" | "containers-plan" | "apis-plan";
 
 export interface TargetKindInfo {
   readonly kind: TargetKind;
@@ -36,18 +36,42 @@ export const CLUSTER_CHECK_IDS = [
   "aks.sensor-workspace",
 ] as const satisfies readonly CheckId[];
 
+/** What a run on an AKS cluster reports: the checks of its one PUT, then its resource-level plan. */
+export const AKS_CLUSTER_CHECK_IDS = [
+  ...CLUSTER_CHECK_IDS,
+  "aks.containers-plan-override",
+] as const satisfies readonly CheckId[];
+
+/** What a run on an Arc-enabled cluster reports: one check per cluster extension. */
+export const ARC_CLUSTER_CHECK_IDS = [
+  "arc.defender-sensor",
+  "arc.azure-policy",
+] as const satisfies readonly CheckId[];
+
 export const TARGET_KINDS: readonly TargetKindInfo[] = [
   {
     kind: "subscription",
     resourceType: SUBSCRIPTION_TYPE,
-    checks: ["defender.containers-plan", ...CLUSTER_CHECK_IDS, "defender.apis-plan", "apim.api-onboarding"],
+    checks: [
+      "defender.containers-plan",
+      ...AKS_CLUSTER_CHECK_IDS,
+      ...ARC_CLUSTER_CHECK_IDS,
+      "defender.apis-plan",
+      "apim.api-onboarding",
+    ],
     matches: (id) => isType(id, SUBSCRIPTION_TYPE),
   },
   {
     kind: "cluster",
     resourceType: RESOURCE_TYPES.managedCluster,
-    checks: CLUSTER_CHECK_IDS,
+    checks: AKS_CLUSTER_CHECK_IDS,
     matches: (id) => isType(id, RESOURCE_TYPES.managedCluster) && id.resourceGroup !== undefined,
+  },
+  {
+    kind: "arc-cluster",
+    resourceType: RESOURCE_TYPES.connectedCluster,
+    checks: ARC_CLUSTER_CHECK_IDS,
+    matches: (id) => isType(id, RESOURCE_TYPES.connectedCluster) && id.resourceGroup !== undefined,
   },
   {
     kind: "apim-service",
@@ -85,7 +109,8 @@ export function targetKindInfo(id: ParsedResourceId): TargetKindInfo {
   if (info !== undefined) return info;
   throw new UnsupportedTargetError(
     `'${id.id}' is a ${id.type}; autoprotect reconciles subscriptions, ${RESOURCE_TYPES.managedCluster}, ` +
-      `${RESOURCE_TYPES.apimService}, ${RESOURCE_TYPES.apimApi} and the Containers and Api plans`,
+      `${RESOURCE_TYPES.connectedCluster}, ${RESOURCE_TYPES.apimService}, ${RESOURCE_TYPES.apimApi} ` +
+      "and the Containers and Api plans",
   );
 }
 

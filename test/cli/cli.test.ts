@@ -42,8 +42,8 @@ describe("autoprotect CLI", () => {
     ]);
     expect(result.code).toBe(0);
     const outcomes = records(result.stdout);
-    // The two subscription plans, and four checks for each of the two clusters.
-    expect(outcomes).toHaveLength(10);
+    // The two subscription plans, and five checks for each of the two clusters.
+    expect(outcomes).toHaveLength(12);
     for (const outcome of outcomes) {
       expect(Object.keys(outcome).sort()).toEqual([...OUTCOME_FIELDS].sort());
       expect(outcome.Mode).toBe("audit");
@@ -70,7 +70,7 @@ describe("autoprotect CLI", () => {
     expect(result.stdout).toMatch(/aks\.azure-policy\s+planned/);
     expect(result.stdout).not.toContain("\u001b[");
     expect(result.stdout.trim().split("\n").at(-1)).toMatch(
-      /^10 checks on 4 resources: 5 compliant, 4 planned, 1 skipped/,
+      /^12 checks on 4 resources: 7 compliant, 4 planned, 1 skipped/,
     );
   });
 
@@ -106,6 +106,7 @@ describe("autoprotect CLI", () => {
       "aks.azure-policy",
       "aks.authorized-ips",
       "aks.sensor-workspace",
+      "aks.containers-plan-override",
     ]);
   });
 
@@ -259,7 +260,7 @@ describe("autoprotect event", () => {
       /ignored Microsoft.Resources.ResourceWriteSuccess event evt-c: .*storageAccounts\/write/,
     );
     const clusterChecks = records(result.stdout).filter((o) => o.ResourceId === clusterId("aks-open"));
-    expect(clusterChecks).toHaveLength(4);
+    expect(clusterChecks).toHaveLength(5);
   });
 
   it.each([

@@ -111,8 +111,8 @@ describe("the CLI on estates that are not in the repository", () => {
         const dry = await cli(["sweep", "--simulate", input, "--dry-run", "--json"]);
         expect(dry.stderr).toBe("");
         expect(dry.code).toBe(0);
-        // The two subscription plans, and four checks per cluster.
-        expect(dry.outcomes).toHaveLength(2 + 4 * clusterCount);
+        // The two subscription plans, and five checks per cluster.
+        expect(dry.outcomes).toHaveLength(2 + 5 * clusterCount);
         for (const outcome of dry.outcomes) {
           expect(Object.keys(outcome).sort()).toEqual([...OUTCOME_FIELDS].sort());
           expect(CHECK_IDS).toContain(outcome.Check);

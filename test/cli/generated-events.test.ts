@@ -133,7 +133,7 @@ describe("autoprotect event on generated event files", () => {
         expect(clusters).toEqual(named);
         for (const id of named) {
           // One outcome per cluster check; a cluster that does not exist is one "not found".
-          const expected = id.endsWith("/aks-deleted") ? 1 : 4;
+          const expected = id.endsWith("/aks-deleted") ? 1 : 5;
           expect(outcomes.filter((o) => o.ResourceId.toLowerCase() === id)).toHaveLength(expected);
         }
         // However an event spelt the id, outcomes carry ARM's spelling.

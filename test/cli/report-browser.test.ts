@@ -161,6 +161,7 @@ if (chromium === undefined && !required) {
           "api-rollout",
           "event-to-remediation-latency",
           "waiting",
+          "arc-enabled-clusters-and-clusters-own-plans",
         ]);
         for (const box of boxes) {
           expect(box.height, box.id).toBeGreaterThan(40);

@@ -316,6 +316,7 @@ describe("autoprotect report", () => {
       "API rollout",
       "Event-to-remediation latency",
       "Waiting",
+      "Arc-enabled clusters and clusters' own plans",
     ]);
     const failures = report.sections[2]?.queries.find((q) => q.title === "Failures by error code");
     // aks-b failed twice, its id spelt two ways: one resource.

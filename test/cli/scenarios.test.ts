@@ -173,6 +173,7 @@ describe("every wait ends: hung calls and stuck operations from the estate", () 
     expect(listing.map((o) => o.Check).sort()).toEqual([
       "aks.authorized-ips",
       "aks.azure-policy",
+      "aks.containers-plan-override",
       "aks.defender-sensor",
       "aks.sensor-workspace",
     ]);

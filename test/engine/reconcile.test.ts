@@ -54,8 +54,8 @@ describe("engine against the simulator, with the real SDK clients", () => {
   it("writes every outcome with exactly the contract's fields", async () => {
     world = await startWorld(estate([cluster("aks-open")]));
     const { outcomes } = await world.engine().reconcile(sweepA, runInfo("audit"));
-    // The Containers plan, four cluster checks and the APIs plan.
-    expect(outcomes).toHaveLength(6);
+    // The Containers plan, four cluster checks, the cluster's own plan and the APIs plan.
+    expect(outcomes).toHaveLength(7);
     for (const outcome of outcomes) {
       expect(Object.keys(outcome).sort()).toEqual([...OUTCOME_FIELDS].sort());
       expect(CHECK_IDS).toContain(outcome.Check);
@@ -258,7 +258,7 @@ describe("engine against the simulator, with the real SDK clients", () => {
     world = await startWorld(e);
     const { outcomes } = await world.engine().reconcile(sweepA, runInfo());
     const clusterOutcomes = outcomes.filter((o) => o.Check.startsWith("aks."));
-    expect(clusterOutcomes).toHaveLength(8);
+    expect(clusterOutcomes).toHaveLength(10);
     for (const outcome of clusterOutcomes) {
       expect(outcome.Status).toBe("skipped");
       expect(outcome.Reason).toBe("excluded by tag");
@@ -279,7 +279,7 @@ describe("engine against the simulator, with the real SDK clients", () => {
     );
     expect(outcomes[0]?.Check).toBe("defender.containers-plan");
     expect(outcomes.filter((o) => o.Check.startsWith("aks.")).map((o) => o.ResourceId.toLowerCase())).toEqual(
-      Array(4).fill(clusterId("aks-open").toLowerCase()),
+      Array(5).fill(clusterId("aks-open").toLowerCase()),
     );
     expect(clusterPuts(world)).toHaveLength(1);
   });

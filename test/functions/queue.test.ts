@@ -151,6 +151,7 @@ describe("delayed reconcile work on an Azure Storage queue (Azurite)", () => {
     expect(outcomes.map((o) => o.Check).sort()).toEqual([
       "aks.authorized-ips",
       "aks.azure-policy",
+      "aks.containers-plan-override",
       "aks.defender-sensor",
       "aks.sensor-workspace",
     ]);
@@ -166,13 +167,13 @@ describe("delayed reconcile work on an Azure Storage queue (Azurite)", () => {
     const poisonLogs = world.logs.slice(logsBefore);
     const errors = poisonLogs.filter((l) => l.level === "error").map((l) => l.text);
     expect(errors).toEqual([
-      `autoprotect: gave up on ${clusterId("aks-broken")} after the queue's retries; 4 failed outcomes recorded`,
+      `autoprotect: gave up on ${clusterId("aks-broken")} after the queue's retries; 5 failed outcomes recorded`,
     ]);
     // Without ingestion settings each outcome is one JSON log line: recorded either way.
     const logged = poisonLogs
       .filter((l) => l.text.startsWith("{"))
       .map((l) => JSON.parse(l.text) as { Status: string });
-    expect(logged.filter((o) => o.Status === "failed")).toHaveLength(4);
+    expect(logged.filter((o) => o.Status === "failed")).toHaveLength(5);
   });
 
   it("drops a message it cannot read with one error line", async () => {

@@ -55,7 +55,7 @@ describe("timer sweep trigger", () => {
     for (const outcome of result.outcomes) {
       expect(outcome).toMatchObject({ Trigger: "timer", RunId: "inv-42", CorrelationId: "inv-42" });
     }
-    expect(logs.join("\n")).toMatch(/sweep of 2 subscriptions: 12 outcomes, 0 failed/);
+    expect(logs.join("\n")).toMatch(/sweep of 2 subscriptions: 14 outcomes, 0 failed/);
   });
 
   it("sweeps only the subscriptions in AUTOPROTECT_SUBSCRIPTIONS", async () => {

@@ -72,7 +72,8 @@ async function everyRequest(): Promise<RecordedRequest[]> {
       await sim.close();
     }
   };
-  await run(sample, { AUTOPROTECT_WORKSPACE_ID: "" }, 3);
+  // Clusters' own plans that leave Defender off are removed (DELETE) only when asked to.
+  await run(sample, { AUTOPROTECT_WORKSPACE_ID: "", AUTOPROTECT_REMOVE_PLAN_OVERRIDES: "true" }, 3);
   // A hot instance: onboarding crosses the critical level and the step is rolled back (DELETE).
   const hot = apimService("apim-hot", "Premium");
   await run(
@@ -125,6 +126,9 @@ describe("the custom role", () => {
         "microsoft.security/apicollections/write",
         "microsoft.security/apicollections/delete",
         "microsoft.insights/metrics/read",
+        "microsoft.security/pricings/delete",
+        "microsoft.kubernetesconfiguration/extensions/write",
+        "microsoft.kubernetesconfiguration/extensions/operations/read",
       ]),
     );
   });
@@ -155,6 +159,16 @@ describe("armActionFor", () => {
       "Microsoft.Security/apiCollections/delete",
     ],
     ["POST", "/subscriptions/s/metrics:getBatch", "Microsoft.Insights/Metrics/Read"],
+    [
+      "GET",
+      "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Kubernetes/connectedClusters/c/providers/Microsoft.KubernetesConfiguration/extensions/e/operations/o",
+      "Microsoft.KubernetesConfiguration/extensions/operations/read",
+    ],
+    [
+      "DELETE",
+      "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/a/providers/Microsoft.Security/pricings/Containers",
+      "Microsoft.Security/pricings/delete",
+    ],
   ])("%s %s needs %s", (method, path, action) => {
     expect(armActionFor(method, path)).toBe(action);
   });

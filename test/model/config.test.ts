@@ -87,3 +87,14 @@ describe("AUTOPROTECT_WORKSPACE_ID", () => {
     expect(text).toMatch(message);
   });
 });
+
+describe("AUTOPROTECT_REMOVE_PLAN_OVERRIDES", () => {
+  it("is off unless set to true (any case), and refuses anything else with the variable's name", () => {
+    expect(loadConfig({}).removePlanOverrides).toBe(false);
+    expect(loadConfig({ AUTOPROTECT_REMOVE_PLAN_OVERRIDES: " TRUE " }).removePlanOverrides).toBe(true);
+    expect(loadConfig({ AUTOPROTECT_REMOVE_PLAN_OVERRIDES: "False" }).removePlanOverrides).toBe(false);
+    expect(() => loadConfig({ AUTOPROTECT_REMOVE_PLAN_OVERRIDES: "yes" })).toThrow(
+      "AUTOPROTECT_REMOVE_PLAN_OVERRIDES: 'yes' is not 'true' or 'false'",
+    );
+  });
+});

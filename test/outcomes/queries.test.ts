@@ -339,6 +339,7 @@ describe(QUERIES_FILE, () => {
       "API rollout",
       "Event-to-remediation latency",
       "Waiting",
+      "Arc-enabled clusters and clusters' own plans",
     ]);
     for (const section of docsFile.sections) {
       expect(section.description.join(" ").length, section.title).toBeGreaterThan(20);
