@@ -10,6 +10,7 @@ export const CHECK_IDS = [
   "aks.containers-plan-override",
   "arc.defender-sensor",
   "arc.azure-policy",
+  "defender.agreement",
 ] as const;
 
 export type CheckId = (typeof CHECK_IDS)[number];

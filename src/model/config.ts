@@ -28,6 +28,11 @@ export interface Config {
    * when the subscription's plan it would inherit is at least as strong (otherwise it is `manual`).
    */
   readonly removePlanOverrides: boolean;
+  /**
+   * How long Defender for Cloud may take to follow a change before `defender.agreement` calls a
+   * disagreement lasting; undefined: each assessment's documented lag (24 h; an hour for APIs).
+   */
+  readonly defenderLagHours: number | undefined;
   /** Deadlines of every Azure call. */
   readonly callLimits: CallLimits;
 }
@@ -82,6 +87,8 @@ export const CONFIG_VARIABLES = {
     "a check deferred longer than this turns manual with its last reason (default 24)",
   AUTOPROTECT_REMOVE_PLAN_OVERRIDES:
     "true: remove a cluster's resource-level Containers plan that leaves Defender off when the inherited plan is at least as strong (default false: manual)",
+  AUTOPROTECT_DEFENDER_LAG_HOURS:
+    "how long Defender for Cloud may take to follow a change before defender.agreement calls a disagreement lasting (default: Defender's documented lag, 24 h; 1 h for API onboarding)",
   AUTOPROTECT_CALL_TIMEOUT_SECONDS:
     "one attempt of an Azure call may take this long before it is retried (default 30)",
   AUTOPROTECT_CALL_DEADLINE_SECONDS: "one Azure call, retries included, may take this long (default 120)",
@@ -282,6 +289,10 @@ export function loadConfig(env: Env = process.env): Config {
     checks: checksRaw.length === 0 ? [...CHECK_IDS] : checksRaw.filter(isCheckId),
     deferralCapHours: number(env, "AUTOPROTECT_DEFERRAL_CAP_HOURS", 24, 1, 24 * 30),
     removePlanOverrides: flag(env, "AUTOPROTECT_REMOVE_PLAN_OVERRIDES"),
+    defenderLagHours:
+      (env.AUTOPROTECT_DEFENDER_LAG_HOURS ?? "").trim() === ""
+        ? undefined
+        : number(env, "AUTOPROTECT_DEFENDER_LAG_HOURS", 24, 0, 24 * 30),
     callLimits,
   };
 }

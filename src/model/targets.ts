@@ -58,6 +58,7 @@ export const TARGET_KINDS: readonly TargetKindInfo[] = [
       ...ARC_CLUSTER_CHECK_IDS,
       "defender.apis-plan",
       "apim.api-onboarding",
+      "defender.agreement",
     ],
     matches: (id) => isType(id, SUBSCRIPTION_TYPE),
   },
