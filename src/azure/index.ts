@@ -4,6 +4,7 @@ import { createArcAdapter, type ArcAdapter } from "./arc.js";
 import { createMonitorAdapter, type MonitorAdapter } from "./monitor.js";
 import type { AzureConnection } from "./connection.js";
 import { createLogAnalyticsAdapter, type LogAnalyticsAdapter } from "./log-analytics.js";
+import { createResourceGraphAdapter, type ResourceGraphAdapter } from "./resource-graph.js";
 import { createResourcesAdapter, type ResourcesAdapter } from "./resources.js";
 import { createSecurityAdapter, type SecurityAdapter } from "./security.js";
 
@@ -16,6 +17,8 @@ export interface AzureGateway {
   readonly logAnalytics: LogAnalyticsAdapter;
   readonly apim: ApimAdapter;
   readonly monitor: MonitorAdapter;
+  /** Defender for Cloud's assessments, through Azure Resource Graph. */
+  readonly resourceGraph: ResourceGraphAdapter;
 }
 
 export function createAzureGateway(connection: AzureConnection): AzureGateway {
@@ -27,6 +30,7 @@ export function createAzureGateway(connection: AzureConnection): AzureGateway {
     logAnalytics: createLogAnalyticsAdapter(connection),
     apim: createApimAdapter(connection),
     monitor: createMonitorAdapter(connection),
+    resourceGraph: createResourceGraphAdapter(connection),
   };
 }
 
