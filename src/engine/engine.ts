@@ -11,6 +11,7 @@ import { kindInfo, targetKindInfo, type TargetKind } from "../model/targets.js";
 import type { RolloutStateStore } from "../rollout/state-store.js";
 import { buildOutcome, type OutcomeFields, type RunInfo } from "../outcomes/record.js";
 import { annotateSpan, countOutcomes, inSpan } from "../telemetry/tracing.js";
+import { AGREEMENT, createDefenderView, type DefenderView } from "./agreement.js";
 import { reconcileApimService } from "./apim.js";
 import { reconcileArcCluster } from "./arc.js";
 import { reconcileCluster } from "./cluster.js";
@@ -74,12 +75,23 @@ class Run implements RunContext {
   /** Per subscription (lower-case): check and resource → since when it has been waiting. */
   private readonly waits = new Map<string, Promise<Map<string, string>>>();
   private readonly loadedWaits = new Map<string, Map<string, string>>();
+  /** Defender for Cloud's assessments and the agreement with them (agreement.ts). */
+  private readonly defender: DefenderView;
 
   constructor(
     private readonly engine: EngineOptions,
     readonly info: RunInfo,
     readonly options: RunOptions,
-  ) {}
+  ) {
+    this.defender = createDefenderView({
+      resourceGraph: engine.azure.resourceGraph,
+      config: engine.config,
+      now: () => this.now(),
+      waitingSince: (check, resourceId) =>
+        this.loadedWaits.get(resourceId.split("/")[2]?.toLowerCase() ?? "")?.get(waitKey(check, resourceId)),
+      unapplied: (finding) => this.unapplied(finding),
+    });
+  }
 
   get azure(): AzureGateway {
     return this.engine.azure;
@@ -103,13 +115,21 @@ class Run implements RunContext {
     return this.options.stop?.aborted === true ? 0 : runTimeLeftMs();
   }
 
-  emit(fields: OutcomeFields): void {
+  emit(given: OutcomeFields): void {
+    const fields = this.defender.annotate(given);
     const known = this.loadedWaits.get(fields.subscriptionId.toLowerCase());
     const since = known?.get(waitKey(fields.check, fields.resourceId));
     const bounded = boundWait(fields, since, this.now(), this.config.deferralCapHours);
     const outcome = buildOutcome(this.info, bounded, this.now());
     this.outcomes.push(outcome);
+    this.defender.note(outcome);
     this.engine.onOutcome?.(outcome);
+  }
+
+  /** A resource found in a listing is done: its agreement with Defender, then the progress hook. */
+  private settled(resourceId: string): void {
+    for (const fields of this.defender.settle(resourceId)) this.emit(fields);
+    this.engine.onSettled?.(resourceId);
   }
 
   result(): RunResult {
@@ -208,7 +228,11 @@ class Run implements RunContext {
       this.emitForTarget(id, kind, budgetExhausted(this.options.stop?.aborted === true));
       return;
     }
+    if (this.enabled(AGREEMENT) && kind !== "containers-plan" && kind !== "apis-plan") {
+      await this.defender.load(id.subscriptionId, { id: id.id, type: targetKindInfo(id).resourceType });
+    }
     await this.reconcileKind(id, kind);
+    for (const fields of this.defender.settle()) this.emit(fields);
   }
 
   private async reconcileKind(id: ParsedResourceId, kind: TargetKind): Promise<void> {
@@ -382,7 +406,7 @@ class Run implements RunContext {
     this.engine.onDiscovered?.(services.length);
     await forEachConcurrently(services, this.engine.concurrency ?? 8, async (service) => {
       await reconcileApimService(this, service.id, service, undefined);
-      this.engine.onSettled?.(service.id);
+      this.settled(service.id);
     });
   }
 
@@ -400,7 +424,7 @@ class Run implements RunContext {
     await forEachConcurrently(clusters, this.engine.concurrency ?? 8, async (cluster) => {
       if (cluster.id === undefined) return;
       await this.reconcileAks(parseResourceId(cluster.id), cluster);
-      this.engine.onSettled?.(cluster.id);
+      this.settled(cluster.id);
     });
   }
 
@@ -418,7 +442,7 @@ class Run implements RunContext {
     await forEachConcurrently(clusters, this.engine.concurrency ?? 8, async (cluster) => {
       if (typeof cluster.id !== "string") return;
       await reconcileArcCluster(this, parseResourceId(cluster.id), cluster);
-      this.engine.onSettled?.(cluster.id);
+      this.settled(cluster.id);
     });
   }
 

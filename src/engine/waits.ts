@@ -18,9 +18,10 @@ const MAX_BACKOFF_SECONDS = 3600;
 /**
  * Checks whose planner bounds its own waits and escalates them itself: the API rollout waits for days
  * by design on a large instance (queued for a later step), and turns `manual` on its own terms
- * (capacity, stuck operations, failing steps).
+ * (capacity, stuck operations, failing steps); the agreement with Defender waits for Defender's own
+ * refresh lag (AUTOPROTECT_DEFENDER_LAG_HOURS), counted from since when it has been waiting.
  */
-const BOUNDS_OWN_WAITS: ReadonlySet<CheckId> = new Set(["apim.api-onboarding"]);
+const BOUNDS_OWN_WAITS: ReadonlySet<CheckId> = new Set(["apim.api-onboarding", "defender.agreement"]);
 
 export interface WaitEntry {
   readonly check: CheckId;
