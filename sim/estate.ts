@@ -16,6 +16,7 @@ import {
   parentTypeOf,
 } from "./apim.js";
 import { arcParentProblem, checkArcResource } from "./arc.js";
+import { ASSESSMENT_TYPE, assessmentParentProblem, checkAssessment } from "./defender.js";
 
 export interface Estate {
   subscriptions: EstateSubscription[];
@@ -554,14 +555,20 @@ class Parser {
       this.armString(props, "provisioningState", `${at}.properties`);
     }
     checkArcResource(raw, type, at, (path, problem) => this.fail(path, problem));
+    if (lower === ASSESSMENT_TYPE.toLowerCase()) {
+      checkAssessment(raw, at, (path, problem) => this.fail(path, problem));
+    }
   }
 
   /** API Management children and API collections need their parent in the estate. */
   parents(resources: readonly ArmResource[]): void {
     const types = new Map(resources.map((r) => [r.id.toLowerCase(), r.type.toLowerCase()]));
+    const ids = new Set(types.keys());
     resources.forEach((resource, i) => {
       const arcProblem = arcParentProblem(resource, types);
       if (arcProblem !== undefined) this.fail(`resources[${i}].id`, arcProblem);
+      const assessed = assessmentParentProblem(resource, ids);
+      if (assessed !== undefined) this.fail(`resources[${i}].id`, assessed);
       const parentId = parentIdOf(resource.id, resource.type);
       const parentType = parentTypeOf(resource.type);
       if (parentId === undefined || parentType === undefined) return;

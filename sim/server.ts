@@ -21,12 +21,14 @@ import {
   unsupportedApiVersion,
 } from "./arm-errors.js";
 import { simulatorCertificate } from "./cert.js";
+import { assessmentLag, noteWrite, setAssessmentLag, settleAssessments } from "./defender.js";
 import { EstateError, parseEstate, type Estate, type FaultSpec } from "./estate.js";
 import { headerValue, resourceEvent, type SimEvent } from "./events.js";
 import { pendingFaults } from "./faults.js";
 import { LogsStore, StoredLogsError, type IngestedRow, type IngestionOptions } from "./logs.js";
 import { apiCollectionsModule } from "./routes/apicollections.js";
 import { apiManagementModule } from "./routes/apimanagement.js";
+import { assessmentsModule } from "./routes/assessments.js";
 import { containerServiceModule } from "./routes/containerservice.js";
 import { genericModule } from "./routes/generic.js";
 import { kubernetesModule } from "./routes/kubernetes.js";
@@ -34,6 +36,7 @@ import { kubernetesConfigurationModule } from "./routes/kubernetesconfiguration.
 import { logsModule } from "./routes/logs.js";
 import { metricsModule } from "./routes/metrics.js";
 import { operationalInsightsModule } from "./routes/operationalinsights.js";
+import { resourceGraphModule } from "./routes/resourcegraph.js";
 import { resourcePricingsModule } from "./routes/resource-pricings.js";
 import { resourcesModule } from "./routes/resources.js";
 import { securityModule } from "./routes/security.js";
@@ -94,6 +97,12 @@ export interface SimulatorOptions {
    * APIs (sim/logs.ts). Without it, those paths answer 404 for any rule and workspace.
    */
   ingestion?: IngestionOptions;
+  /**
+   * Simulated minutes Defender for Cloud takes to assess again what a write changed (sim/defender.ts):
+   * a changed configuration shows in its assessments this long after the write. Default 30; null: the
+   * assessments stay as the estate holds them.
+   */
+  assessmentLagMinutes?: number | null;
 }
 
 export interface RecordedRequest {
@@ -167,6 +176,8 @@ const MODULES: readonly ProviderModule[] = [
   apiManagementModule,
   apiCollectionsModule,
   metricsModule,
+  assessmentsModule,
+  resourceGraphModule,
   genericModule,
 ];
 
@@ -254,6 +265,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const estate = parseEstate(options.estate, "estate");
   const advanceMs = nonNegative("advanceMs", options.advanceMs, 0);
   const state = new SimState(estate, simulatedClock(options.clock, estate.now, advanceMs));
+  if (options.assessmentLagMinutes !== undefined && options.assessmentLagMinutes !== null) {
+    nonNegative("assessmentLagMinutes", options.assessmentLagMinutes, 0);
+  }
+  setAssessmentLag(state, options.assessmentLagMinutes);
   const faults = pendingFaults();
   for (const fault of estate.faults ?? []) faults.inject(fault);
   for (const module of MODULES) module.prepare?.(state);
@@ -445,6 +460,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     // Outside the try: the answer is sent, so nothing here may turn into another answer.
     const status = accepted.response.status;
     if (status >= 200 && status < 300 && accepted.route.dataPlane !== true) {
+      // ARM stamps systemData on the resource a write changed (Defender's lag is measured from it).
+      if (method === "PUT" || method === "PATCH") noteWrite(state, path);
       raiseEvent(method, path, req, accepted.route, accepted.subscriptionId, correlationId);
     }
   };
@@ -605,6 +622,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
       events.length = 0;
     },
     exportEstate: () => {
+      // Assessments as Defender shows them now.
+      settleAssessments(state, assessmentLag(state));
       const exported = state.toEstate();
       // Ingested rows travel with the estate; an estate without `logs` that nothing was ingested into stays without.
       const stored = logs.snapshot();
