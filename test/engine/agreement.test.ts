@@ -64,6 +64,9 @@ function graphQueries(w: TestWorld) {
   return w.sim.requests.filter((r) => r.path === "/providers/Microsoft.ResourceGraph/resources");
 }
 
+/** Every check, the agreement included (the other engine tests leave it out: test/support/azure.ts). */
+const ALL_CHECKS = { AUTOPROTECT_CHECKS: "" };
+
 const protectedCluster = (name: string) => cluster(name, { properties: PROTECTED_PROPERTIES });
 
 describe("defender.agreement", () => {
@@ -82,7 +85,7 @@ describe("defender.agreement", () => {
         assessment(clusterId("aks-silent"), KEYS.aksPolicy, "Healthy", { statusChangeDate: LONG_AGO }),
         assessment(clusterId("aks-silent"), KEYS.aksApiServer, "Healthy", { statusChangeDate: LONG_AGO }),
       ]),
-      {},
+      ALL_CHECKS,
       { clock: clock.now },
     );
     const { outcomes } = await world.engine({ now: clock.now }).reconcile(sweep, runInfo());
@@ -136,7 +139,7 @@ describe("defender.agreement", () => {
         cluster("aks-open"),
         ...clusterAssessments(clusterId("aks-open"), "Unhealthy", { statusChangeDate: LONG_AGO }),
       ]),
-      {},
+      ALL_CHECKS,
       { clock: clock.now, assessmentLagMinutes: 40 },
     );
     const engine = world.engine({ now: clock.now });
@@ -165,7 +168,7 @@ describe("defender.agreement", () => {
       cluster("aks-open", { properties: { ...PROTECTED_PROPERTIES, apiServerAccessProfile: {} } }),
       ...clusterAssessments(clusterId("aks-open"), "Healthy"),
     ]);
-    world = await startWorld(estate, { AUTOPROTECT_AUTHORIZED_IP_RANGES: "" });
+    world = await startWorld(estate, { ...ALL_CHECKS, AUTOPROTECT_AUTHORIZED_IP_RANGES: "" });
     const enforce = await world.engine().reconcile(sweep, runInfo("enforce"));
     const open = agreement(enforce.outcomes, clusterId("aks-open"));
     expect(open.Status).toBe("manual");
@@ -206,7 +209,7 @@ describe("defender.agreement", () => {
         assessment(orders.id, API_KEY, "Unhealthy", { statusChangeDate: LONG_AGO }),
         assessment(payments.id, API_KEY, "Unhealthy", { statusChangeDate: LONG_AGO }),
       ]),
-      { AUTOPROTECT_ROLLOUT_INTERVAL_MINUTES: "600" },
+      { ...ALL_CHECKS, AUTOPROTECT_ROLLOUT_INTERVAL_MINUTES: "600" },
     );
     const { outcomes } = await world.engine().reconcile(sweep, runInfo());
     const arc = agreement(outcomes, arcClusterId("arc-done"));
@@ -234,6 +237,7 @@ describe("defender.agreement", () => {
   it("costs only the agreement when the read fails: one failed outcome on the subscription, the checks as usual", async () => {
     world = await startWorld(
       estateOf([protectedCluster("aks-a"), ...clusterAssessments(clusterId("aks-a"), "Healthy")]),
+      ALL_CHECKS,
     );
     world.sim.injectFault({
       kind: "status",

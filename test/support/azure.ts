@@ -5,6 +5,7 @@ import { startSimulator, type Estate, type Simulator, type SimulatorOptions } fr
 import { createAzureGateway, type AzureGateway } from "../../src/azure/index.js";
 import { simulatorCredential } from "../../src/cli/simulate.js";
 import { createEngine, type Engine, type EngineOptions } from "../../src/engine/engine.js";
+import { CHECK_IDS } from "../../src/model/checks.js";
 import { loadConfig, type Config } from "../../src/model/config.js";
 import { createFileStateStore } from "../../src/rollout/file-state-store.js";
 import type { RolloutStateStore } from "../../src/rollout/state-store.js";
@@ -24,6 +25,9 @@ export interface TestWorld {
 export const BASE_ENV = {
   AUTOPROTECT_WORKSPACE_ID: workspaceId(),
   AUTOPROTECT_AUTHORIZED_IP_RANGES: "203.0.113.0/24",
+  // The agreement with Defender for Cloud has its own tests (test/engine/agreement.test.ts and the
+  // tests that name it); these estates hold no Defender assessments, so it would only say so.
+  AUTOPROTECT_CHECKS: CHECK_IDS.filter((c) => c !== "defender.agreement").join(","),
 };
 
 /** The run's temporary folder (test/support/global-setup.ts removes it), else the system's. */
@@ -63,8 +67,11 @@ export function runInfo(mode: Config["mode"] = "enforce") {
   return { runId: "run-1", trigger: "cli" as const, mode, correlationId: "corr-1" };
 }
 
+/** Requests that change something: not GETs, and not Resource Graph queries (POSTs that only read). */
 export function writes(sim: Simulator) {
-  return sim.requests.filter((r) => r.method !== "GET");
+  return sim.requests.filter(
+    (r) => r.method !== "GET" && r.path.toLowerCase() !== "/providers/microsoft.resourcegraph/resources",
+  );
 }
 
 export function statusOf(
