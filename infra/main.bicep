@@ -115,6 +115,9 @@ param deferralCapHours int = 24
 @description('AUTOPROTECT_REMOVE_PLAN_OVERRIDES: remove a cluster\'s own Containers plan that leaves Defender off when the subscription\'s plan it would inherit is at least as strong. false: report it (manual)')
 param removePlanOverrides bool = false
 
+@description('AUTOPROTECT_DEFENDER_LAG_HOURS: how long Defender for Cloud may take to follow a change before defender.agreement calls a disagreement lasting. Empty: Defender\'s documented lag (24 h; 1 h for API onboarding)')
+param defenderLagHours string = ''
+
 @minValue(1)
 @maxValue(600)
 @description('AUTOPROTECT_CALL_TIMEOUT_SECONDS: one attempt of an Azure call may take this long before it is retried')
@@ -435,6 +438,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     AUTOPROTECT_SWEEP_SCHEDULE: sweepSchedule
     AUTOPROTECT_DEFERRAL_CAP_HOURS: string(deferralCapHours)
     AUTOPROTECT_REMOVE_PLAN_OVERRIDES: string(removePlanOverrides)
+    AUTOPROTECT_DEFENDER_LAG_HOURS: defenderLagHours
     AUTOPROTECT_CALL_TIMEOUT_SECONDS: string(callTimeoutSeconds)
     AUTOPROTECT_CALL_DEADLINE_SECONDS: string(callDeadlineSeconds)
     AUTOPROTECT_MAX_RETRY_AFTER_SECONDS: string(maxRetryAfterSeconds)
