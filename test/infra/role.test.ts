@@ -9,7 +9,7 @@ import { createFileStateStore } from "../../src/rollout/file-state-store.js";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { armActionFor, grants } from "../support/arm-actions.js";
+import { actionsReadThrough, armActionFor, grants } from "../support/arm-actions.js";
 import { apimApi, apimService, fakeClock } from "../sim/helpers.js";
 
 const role = JSON.parse(
@@ -96,9 +96,13 @@ describe("the custom role", () => {
     const requests = (await everyRequest()).filter((r) => r.status !== 0);
     const used = new Map<string, string>();
     for (const request of requests) {
-      const action = armActionFor(request.method, request.path);
-      if (!used.has(action.toLowerCase()))
-        used.set(action.toLowerCase(), `${request.method} ${request.path}`);
+      for (const action of [
+        armActionFor(request.method, request.path),
+        ...actionsReadThrough(request.method, request.path, request.body),
+      ]) {
+        if (!used.has(action.toLowerCase()))
+          used.set(action.toLowerCase(), `${request.method} ${request.path}`);
+      }
     }
     const missing = [...used.entries()].filter(([action]) => !grants(role.Actions, action));
     expect(missing, "requests the role does not allow").toEqual([]);
@@ -129,6 +133,8 @@ describe("the custom role", () => {
         "microsoft.security/pricings/delete",
         "microsoft.kubernetesconfiguration/extensions/write",
         "microsoft.kubernetesconfiguration/extensions/operations/read",
+        "microsoft.resourcegraph/resources/read",
+        "microsoft.security/assessments/read",
       ]),
     );
   });
@@ -159,6 +165,7 @@ describe("armActionFor", () => {
       "Microsoft.Security/apiCollections/delete",
     ],
     ["POST", "/subscriptions/s/metrics:getBatch", "Microsoft.Insights/Metrics/Read"],
+    ["POST", "/providers/Microsoft.ResourceGraph/resources", "Microsoft.ResourceGraph/resources/read"],
     [
       "GET",
       "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Kubernetes/connectedClusters/c/providers/Microsoft.KubernetesConfiguration/extensions/e/operations/o",

@@ -5,6 +5,11 @@
 export function armActionFor(method: string, path: string): string {
   const segments = path.split("/").filter((s) => s !== "");
   if (segments.at(-1)?.toLowerCase() === "metrics:getbatch") return "Microsoft.Insights/Metrics/Read";
+  // A Resource Graph query is a POST that reads ("Submits a query on resources within specified
+  // subscriptions"): Microsoft.ResourceGraph/resources/read.
+  if (path.toLowerCase() === "/providers/microsoft.resourcegraph/resources") {
+    return "Microsoft.ResourceGraph/resources/read";
+  }
   const lastProviders = segments.map((s) => s.toLowerCase()).lastIndexOf("providers");
   let typePath: string[];
   if (lastProviders === -1) {
@@ -35,4 +40,18 @@ export function grants(granted: readonly string[], action: string): boolean {
     const a = action.toLowerCase();
     return p.endsWith("*") ? a.startsWith(p.slice(0, -1)) : p === a;
   });
+}
+
+/**
+ * What a Resource Graph query also needs: it returns only the rows of types the caller may read, so a
+ * query of `securityresources` for Defender's assessments needs `Microsoft.Security/assessments/read`
+ * (Resource Graph overview, "Permissions in Azure Resource Graph": at least read access to the
+ * resources queried; rows the caller cannot read are left out, not refused).
+ */
+export function actionsReadThrough(method: string, path: string, body: unknown): string[] {
+  if (method !== "POST" || path.toLowerCase() !== "/providers/microsoft.resourcegraph/resources") return [];
+  const query = typeof body === "object" && body !== null ? (body as { query?: unknown }).query : undefined;
+  return typeof query === "string" && /microsoft\.security\/assessments/i.test(query)
+    ? ["Microsoft.Security/assessments/read"]
+    : [];
 }
