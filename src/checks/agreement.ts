@@ -227,10 +227,13 @@ export function planAgreement(input: AgreementInput): Finding<never> {
   const status = (Object.keys(RANK).find((s) => RANK[s] === worst) ?? "skipped") as
     "manual" | "deferred" | "compliant" | "skipped";
   const pressing = judgements.filter((j) => RANK[j.status] === worst);
+  const unreached = input.ours.map((o) => `${o.check} is ${o.status} (${o.reason})`).join("; ");
   const reason =
-    pressing.length === 0
-      ? "no check of this resource is judged by a Defender for Cloud assessment"
-      : pressing.map((j) => j.reason).join("; ");
+    pressing.length > 0
+      ? pressing.map((j) => j.reason).join("; ")
+      : unreached === ""
+        ? "no check of this resource is judged by a Defender for Cloud assessment"
+        : `nothing to compare with Defender for Cloud here: ${unreached}`;
   const details = { assessments: judgements };
   if (status === "deferred") {
     const ends = Math.min(...pressing.map((j) => Date.parse(j.lagEndsAt ?? input.now.toISOString())));

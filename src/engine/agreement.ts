@@ -11,7 +11,12 @@
 import { planAgreement, type OurOutcome } from "../checks/agreement.js";
 import type { CheckId, Finding } from "../model/checks.js";
 import type { Config } from "../model/config.js";
-import { assessmentFor, type AssessmentSnapshot, type DefenderAssessmentInfo } from "../model/defender.js";
+import {
+  assessmentFor,
+  DEFENDER_ASSESSMENTS,
+  type AssessmentSnapshot,
+  type DefenderAssessmentInfo,
+} from "../model/defender.js";
 import type { OutcomeRecord } from "../model/outcome.js";
 import type { OutcomeFields } from "../outcomes/record.js";
 import type { ResourceGraphAdapter } from "../azure/resource-graph.js";
@@ -164,7 +169,9 @@ export function createDefenderView(ports: DefenderViewPorts): DefenderView {
       }
       // A resource that is not there gets its one "not found" outcome and nothing else.
       if (done.has(key) || outcome.Details.notFound === true) return;
-      if (assessmentFor(outcome.Check, outcome.ResourceType) === undefined) return;
+      // A judged check's outcome on an enclosing scope (the subscription when its clusters could not be
+      // listed, the service when its APIs could not be read) gets the agreement there too.
+      if (!DEFENDER_ASSESSMENTS.some((a) => a.check === outcome.Check)) return;
       const item = pending.get(key) ?? {
         subscriptionId: outcome.SubscriptionId,
         resourceId: outcome.ResourceId,
