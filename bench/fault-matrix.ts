@@ -126,6 +126,11 @@ export const CALL_KINDS: readonly CallKind[] = [
     method: "DELETE",
     pathRegex: `/managedClusters/aks-[a-z]+${CLUSTER_PLAN}`,
   },
+  {
+    name: "query Defender assessments",
+    method: "POST",
+    pathRegex: "^/providers/Microsoft\\.ResourceGraph/resources$",
+  },
 ];
 
 export type FaultName =
@@ -270,9 +275,50 @@ export function matrixEstate(): Estate {
         type: "Microsoft.Security/pricings",
         properties: { pricingTier: "Free" },
       },
+      ...assessments(),
     ],
     capacity: { [SERVICE_ID]: { base: 10, perApi: 1 } },
   };
+}
+
+/** Defender's assessment of a resource: Unhealthy since long before the runs, until it assesses again. */
+function assessment(resourceId: string, key: string, code: "Healthy" | "Unhealthy", displayName?: string) {
+  return {
+    id: `${resourceId}/providers/Microsoft.Security/assessments/${key}`,
+    name: key,
+    type: "Microsoft.Security/assessments",
+    properties: {
+      displayName: displayName ?? key,
+      resourceDetails: { Source: "Azure", Id: resourceId },
+      status: { code, statusChangeDate: "2026-11-01T00:00:00Z", firstEvaluationDate: "2026-11-01T00:00:00Z" },
+    },
+  };
+}
+
+const AKS_KEYS = [
+  "56a83a6e-c417-42ec-b567-1e6fcb3d09a9",
+  "08e628db-e2ed-4793-bc91-d13e684401c3",
+  "1a2b5b4c-f80d-46e7-ac81-b51a9fb363de",
+];
+const ARC_KEYS = ["3ef9848c-c2c8-4ff3-8b9c-4c8eb8ddfce6", "0642d770-b189-42ef-a2ce-9dcc3ec6c169"];
+const API_ONBOARDING = "Azure API Management APIs should be onboarded to Defender for APIs";
+
+/** What Defender says before the runs: the open resources Unhealthy, the protected ones Healthy. */
+function assessments(): ArmResource[] {
+  return [
+    ...AKS_KEYS.map((key) => assessment(clusterId("aks-open"), key, "Unhealthy")),
+    ...AKS_KEYS.map((key) => assessment(clusterId("aks-done"), key, "Healthy")),
+    ...ARC_KEYS.map((key) => assessment(arcId("arc-open"), key, "Unhealthy")),
+    ...ARC_KEYS.map((key) => assessment(arcId("arc-done"), key, "Healthy")),
+    ...API_NAMES.map((name, i) =>
+      assessment(
+        `${SERVICE_ID}/apis/${name}`,
+        `9f7e0c1a-2b3d-4e5f-8a6b-7c8d9e0f1a2${String(i)}`,
+        "Unhealthy",
+        API_ONBOARDING,
+      ),
+    ),
+  ];
 }
 
 function arcCluster(name: string): ArmResource {
@@ -317,6 +363,12 @@ function expectedPairs(): [string, string][] {
       ["arc.defender-sensor", "arc.azure-policy"].map((check): [string, string] => [check, arcId(name)]),
     ),
     ...API_NAMES.map((name): [string, string] => ["apim.api-onboarding", `${SERVICE_ID}/apis/${name}`]),
+    ...[
+      ...clusters,
+      arcId("arc-open"),
+      arcId("arc-done"),
+      ...API_NAMES.map((n) => `${SERVICE_ID}/apis/${n}`),
+    ].map((id): [string, string] => ["defender.agreement", id]),
   ];
 }
 
@@ -431,7 +483,8 @@ async function run(sim: Simulator, stateDir: string, targets: readonly Reconcile
 
 export async function runCell(cell: Cell, stateDir: string): Promise<CellResult> {
   const clock = matrixClock();
-  const sim = await startSimulator({ estate: matrixEstate(), clock: clock.now });
+  // Defender assesses again 10 simulated minutes after a write: within the clean runs 20 minutes apart.
+  const sim = await startSimulator({ estate: matrixEstate(), clock: clock.now, assessmentLagMinutes: 10 });
   const targets: ReconcileTarget[] = [
     { kind: "subscription", subscriptionId: MATRIX_SUB },
     { kind: "resource", resourceId: clusterId("aks-open") },
@@ -461,10 +514,16 @@ export async function runCell(cell: Cell, stateDir: string): Promise<CellResult>
       const from = sim.requests.length;
       const again = await run(sim, stateDir, targets, clock.now);
       last = again.outcomes;
-      // The metrics batch API is a POST that only reads (the rollout watches its last step for an hour).
+      // The metrics batch API (the rollout watches its last step for an hour) and Resource Graph's
+      // query API (Defender's assessments) are POSTs that only read.
       const writes = sim.requests
         .slice(from)
-        .filter((r) => r.method !== "GET" && !r.path.endsWith("metrics:getBatch"));
+        .filter(
+          (r) =>
+            r.method !== "GET" &&
+            !r.path.endsWith("metrics:getBatch") &&
+            !r.path.endsWith("/Microsoft.ResourceGraph/resources"),
+        );
       converged =
         writes.length === 0 &&
         again.outcomes.every((o) => o.Status === "compliant" || o.Status === "skipped");
