@@ -219,6 +219,8 @@ const DETAILS_WRITERS: Record<string, { file: string; text: string }> = {
   retryAfterSeconds: { file: "src/engine/engine.ts", text: "retryAfterSeconds: finding.retryAfterSeconds" },
   error: { file: "src/engine/cluster.ts", text: "error: describeError(error)" },
   code: { file: "src/engine/errors.ts", text: "return { code:" },
+  defender: { file: "src/engine/agreement.ts", text: "defender: defenderDetails(found)" },
+  assessments: { file: "src/checks/agreement.ts", text: "const details = { assessments: judgements }" },
 };
 
 function unknownDetails(lexed: Lexed): string[] {
@@ -340,6 +342,7 @@ describe(QUERIES_FILE, () => {
       "Event-to-remediation latency",
       "Waiting",
       "Arc-enabled clusters and clusters' own plans",
+      "Coverage as Defender sees it",
     ]);
     for (const section of docsFile.sections) {
       expect(section.description.join(" ").length, section.title).toBeGreaterThan(20);
