@@ -40,9 +40,10 @@ export interface DefenderAssessmentInfo {
 }
 
 /**
- * "Assessments may take up to 24 hours to update" is the bound Defender gives for its recommendations
- * in general; onboarded APIs "take up to 50 minutes to appear in the Recommendations tab"
- * (defender-for-apis-deploy.md), rounded up to an hour here.
+ * How long Defender may take to follow a change: a day for the Kubernetes recommendations (the bound
+ * issue 17 sets; Defender refreshes its recommendations periodically, and we found no shorter documented
+ * bound), and for APIs the documented "onboarded APIs take up to 50 minutes to appear in the
+ * Recommendations tab" (defender-for-apis-deploy.md), rounded up to an hour.
  */
 const DAY = 24 * 60;
 /**
