@@ -3,7 +3,21 @@ import type { ClusterCheckInput } from "./cluster-input.js";
 import { resolveSensorWorkspace, workspaceFix } from "./defender-sensor.js";
 import { items, sameWord } from "./read.js";
 
-/** Reports only: a workspace's network settings and existence belong to its owner, not to this tool. */
+/**
+ * Reports only: a workspace's network settings and existence belong to its owner, not to this tool.
+ *
+ * What still holds against Defender for Containers' current network requirements: the sensor sends
+ * security events to the cluster's Log Analytics workspace and authenticates with it
+ * (`*.ods.opinsights.azure.com`, `*.oms.opinsights.azure.com`), beside its newer endpoint
+ * `*.cloud.defender.microsoft.com` (articles/aks/outbound-rules-control-egress.md, "Microsoft Defender
+ * for Containers"; defender-for-containers-network-access.md, "Kubernetes clusters to Microsoft Defender
+ * for Cloud"), so a missing workspace, or one that refuses public ingestion and has no Azure Monitor
+ * Private Link Scope, still loses the sensor's data; AKS also refuses a cluster write naming a workspace
+ * that does not exist. What a workspace cannot show: the cluster's egress (firewalls, NSGs, proxies)
+ * and Defender for Cloud's Security Private Link, which carries the sensor's traffic to
+ * `*.cloud.defender.microsoft.com` where egress is closed (concept-private-links.md): that is for
+ * `defender.agreement`, which reports a sensor Defender does not hear from.
+ */
 export function planSensorWorkspace(input: ClusterCheckInput): Finding<never> {
   const { workspace } = input;
   const source = resolveSensorWorkspace(input.cluster, input.config.workspaceId)?.source;
@@ -56,7 +70,7 @@ export function planSensorWorkspace(input: ClusterCheckInput): Finding<never> {
   }
   return {
     verdict: "manual",
-    reason: `Log Analytics workspace ${workspace.resourceId} refuses public ingestion and has no private link: enable public ingestion or connect it to an Azure Monitor Private Link Scope`,
+    reason: `Log Analytics workspace ${workspace.resourceId} refuses public ingestion and has no private link, so the sensor's uploads to it are refused: enable public ingestion or connect it to an Azure Monitor Private Link Scope`,
     details: withNetwork,
   };
 }

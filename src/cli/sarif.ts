@@ -55,7 +55,7 @@ export const RULES: Readonly<Partial<Record<string, RuleText>>> = {
   "aks.sensor-workspace": {
     name: "AksSensorWorkspaceReachable",
     short: "The Defender sensor's Log Analytics workspace exists and can receive its data",
-    full: "The workspace the sensor sends to exists and accepts ingestion (publicly, or through a private link scope). autoprotect never changes a workspace: a finding here needs a person.",
+    full: "The workspace the sensor sends to exists and accepts ingestion (publicly, or through an Azure Monitor private link scope). autoprotect never changes a workspace: a finding here needs a person. Whether the sensor reaches Defender for Cloud (the cluster's egress, Defender's Security Private Link) is defender.agreement's to say.",
     helpUri: `${LEARN}/azure-monitor/logs/private-link-security`,
     severity: "5.0",
   },
@@ -97,7 +97,7 @@ export const RULES: Readonly<Partial<Record<string, RuleText>>> = {
   "defender.agreement": {
     name: "DefenderAgrees",
     short: "Defender for Cloud's own assessment agrees with autoprotect",
-    full: "Defender for Cloud's assessment of the resource agrees with autoprotect's verdict; a disagreement past Defender's refresh lag needs a person.",
+    full: "Defender for Cloud's own assessments of the cluster, Arc-enabled cluster or API agree with autoprotect's checks. Protected by configuration while Defender still says Unhealthy past its refresh lag (the sensor may not reach Defender), or Healthy in Defender while autoprotect finds it open, needs a person; the check never writes.",
     helpUri: `${LEARN}/defender-for-cloud/review-security-recommendations`,
     severity: "4.0",
   },
