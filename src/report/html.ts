@@ -245,7 +245,7 @@ function defenderView(data: ReportData): string {
   const withRows = section?.queries.filter((q) => q.rows.length > 0) ?? [];
   const body =
     section === undefined || withRows.length === 0
-      ? `<p class="empty" data-section="${escapeHtml(DEFENDER_SECTION)}" data-rows="0">No data yet. This part shows Defender for Cloud's own view of the same resources once the agreement check (<code>defender.agreement</code>) reports: its queries go in the section “${escapeHtml(DEFENDER_SECTION)}” of docs/queries.kql.</p>`
+      ? `<p class="empty" data-section="${escapeHtml(DEFENDER_SECTION)}" data-rows="0">No data yet. This part shows Defender for Cloud's own view of the same resources once the agreement check (<code>defender.agreement</code>) has reported in the window.</p>`
       : section.queries.map((q) => block(q.title, dataTable(q), q, 4)).join("");
   return (
     `<section class="block defender" aria-labelledby="defender-view"><h3 id="defender-view">As Defender for Cloud sees it</h3>` +

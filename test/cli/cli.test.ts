@@ -75,7 +75,7 @@ describe("autoprotect CLI", () => {
   });
 
   it("the bundled sample estate exercises every check and every status but failed, and onboards gradually", async () => {
-    const env = { ...BASE_ENV, AUTOPROTECT_STATE_DIR: join(dir, "sample-state") };
+    const env = { ...BASE_ENV, AUTOPROTECT_CHECKS: "", AUTOPROTECT_STATE_DIR: join(dir, "sample-state") };
     const result = await cli(["sweep", "--simulate", "samples/estate.json", "--json"], env);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);

@@ -142,7 +142,8 @@ describe("mode, checks and the settings file", () => {
         authorizedIpRanges: ["198.51.100.0/24"],
       }),
     );
-    const { AUTOPROTECT_AUTHORIZED_IP_RANGES: _fromEnv, ...withoutRanges } = env;
+    // The file's settings, with none of them also in the environment (which would override it).
+    const { AUTOPROTECT_AUTHORIZED_IP_RANGES: _fromEnv, AUTOPROTECT_CHECKS: _checks, ...withoutRanges } = env;
     const fromFile = records(
       (await cli(["sweep", "--simulate", estatePath, "--config", file, "--json"], withoutRanges)).stdout,
     );

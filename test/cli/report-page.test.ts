@@ -200,9 +200,25 @@ describe("the report page's figures", () => {
     }
   });
 
-  it("marks where Defender for Cloud's own view goes, empty while the agreement check has no queries", () => {
-    expect(html).toContain('<h3 id="defender-view">As Defender for Cloud sees it</h3>');
-    expect(html).toContain(`data-section="${DEFENDER_SECTION}" data-rows="0">No data yet.`);
+  it("shows Defender for Cloud's own view inside Coverage: its share per check, and the sensor it never hears from", () => {
+    const coverage = html.slice(html.indexOf('id="coverage"'), html.indexOf('id="needs-a-person"'));
+    expect(coverage).toContain('<h3 id="defender-view">As Defender for Cloud sees it</h3>');
+    expect(coverage).not.toContain(`data-section="${DEFENDER_SECTION}" data-rows="0"`);
+    const disagreements = direct.get("Disagreements with Defender for Cloud") ?? [];
+    // The sample's aks-protected: configured all along, its sensor never reaches Defender; and the
+    // legacy cluster Defender calls restricted while autoprotect finds its API server open.
+    expect(
+      disagreements.map((r) => [String(r.ResourceId).split("/").at(-1), r.AutoprotectCheck, r.Disagreement]),
+    ).toEqual([
+      ["aks-legacy-basic-lb", "aks.authorized-ips", "protected by Defender, not by configuration"],
+      ["aks-protected", "aks.defender-sensor", "protected by configuration, not by Defender"],
+    ]);
+    for (const row of disagreements) expect(coverage).toContain(String(row.ResourceId));
+    expect(html.indexOf("Disagreements with Defender for Cloud")).toBeLessThan(
+      html.indexOf('id="needs-a-person"'),
+    );
+    // Only the agreement's own section moves: the page has no section of that title.
+    expect(html).not.toContain('id="coverage-as-defender-sees-it"');
   });
 });
 

@@ -317,6 +317,7 @@ describe("autoprotect report", () => {
       "Event-to-remediation latency",
       "Waiting",
       "Arc-enabled clusters and clusters' own plans",
+      "Coverage as Defender sees it",
     ]);
     const failures = report.sections[2]?.queries.find((q) => q.title === "Failures by error code");
     // aks-b failed twice, its id spelt two ways: one resource.
