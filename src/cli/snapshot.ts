@@ -2,7 +2,8 @@
  * `autoprotect snapshot --out FILE`: a what-if on a real estate. Reads, read-only and through the same
  * adapters the engine uses, what autoprotect decides from (subscriptions and their plans, clusters,
  * resource groups' tags, sensor workspaces, API Management services, APIs, gateways, workspaces,
- * Defender API collections, capacity) into the simulator's estate format, so that
+ * Defender API collections, capacity, and Defender for Cloud's assessments of them, in one Resource
+ * Graph query) into the simulator's estate format, so that
  * `sweep --simulate FILE` shows offline the writes enforce would make. Secrets never enter the file:
  * ARM does not return them on a GET, and whatever looks like one is left out anyway.
  */
@@ -12,6 +13,7 @@ import { createApp } from "../app.js";
 import type { AzureGateway } from "../azure/index.js";
 import { isConsumptionTier } from "../checks/index.js";
 import type { ApimServiceSnapshot } from "../model/apim.js";
+import { ASSESSMENT_TYPE } from "../model/defender.js";
 import { parseResourceId } from "../model/resource-id.js";
 import type { CliArguments } from "./args.js";
 import type { CliIo } from "./io.js";
@@ -244,6 +246,37 @@ async function clusterOwnPlan(azure: AzureGateway, clusterId: string): Promise<E
   };
 }
 
+/**
+ * Defender for Cloud's assessments of the resources read, in one Resource Graph query over every
+ * subscription, as the estate holds them (ARM's shape, under the resource each judges).
+ */
+async function assessmentsOf(
+  azure: AzureGateway,
+  subscriptionIds: readonly string[],
+  resources: readonly EstateResource[],
+): Promise<EstateResource[]> {
+  if (subscriptionIds.length === 0) return [];
+  const known = new Set(resources.map((r) => r.id.toLowerCase()));
+  return (await azure.resourceGraph.listDefenderAssessments(subscriptionIds))
+    .filter((a) => known.has(a.resourceId.toLowerCase()))
+    .map((a) => ({
+      id: a.id,
+      name: a.key,
+      type: ASSESSMENT_TYPE,
+      properties: {
+        displayName: a.displayName,
+        resourceDetails: { source: "Azure", id: a.resourceId },
+        status: {
+          code: a.status,
+          ...(a.cause === undefined ? {} : { cause: a.cause }),
+          ...(a.description === undefined ? {} : { description: a.description }),
+          ...(a.firstEvaluationDate === undefined ? {} : { firstEvaluationDate: a.firstEvaluationDate }),
+          ...(a.statusChangeDate === undefined ? {} : { statusChangeDate: a.statusChangeDate }),
+        },
+      },
+    }));
+}
+
 export async function readEstate(
   azure: AzureGateway,
   subscriptionIds: readonly string[],
@@ -300,6 +333,7 @@ export async function readEstate(
       noteGroup(service.id);
     }
   }
+  estate.resources.push(...(await assessmentsOf(azure, subscriptionIds, estate.resources)));
   for (const workspaceId of [...workspaces].sort()) {
     const workspace = await azure.logAnalytics.getWorkspace(workspaceId);
     if (workspace.state !== "found") continue;

@@ -61,10 +61,12 @@ describe("snapshot: a what-if on a real estate", () => {
     const written = JSON.parse(await readFile(snapshot, "utf8")) as unknown;
     expect(() => parseEstate(written, snapshot)).not.toThrow();
 
-    // The same audit against the estate and against its snapshot decides the same, check by check.
+    // The same audit against the estate and against its snapshot decides the same, check by check,
+    // the agreement with Defender's assessments included.
     const audit = async (path: string): Promise<string[]> => {
       const result = await cli(["sweep", "--simulate", path, "--mode", "audit", "-o", "json"], {
         ...env,
+        AUTOPROTECT_CHECKS: "",
         AUTOPROTECT_STATE_DIR: join(dir, `state-${path.endsWith("snapshot.json") ? "s" : "o"}`),
       });
       expect(result.code).toBe(0);
@@ -72,7 +74,11 @@ describe("snapshot: a what-if on a real estate", () => {
         .map((o) => `${o.Check} ${o.ResourceId.toLowerCase()} ${o.Status} ${o.Action}`)
         .sort();
     };
-    expect(await audit(snapshot)).toEqual(await audit(original));
+    const decisions = await audit(snapshot);
+    expect(decisions).toEqual(await audit(original));
+    expect(
+      decisions.filter((d) => d.startsWith("defender.agreement ") && / manual /.test(d)).length,
+    ).toBeGreaterThan(0);
   });
 
   it("never copies a secret: tokens, keys, passwords, connection strings, SAS", async () => {
