@@ -13,6 +13,7 @@
  */
 import type { CheckId, Finding, Status } from "../model/checks.js";
 import { assessmentFor, type AssessmentSnapshot } from "../model/defender.js";
+import { joinWords } from "./read.js";
 
 /** What one assessment, against autoprotect's verdict, comes to. */
 export type AgreementVerdict =
@@ -193,7 +194,7 @@ export function judgeAssessment(
       ...judged(
         "catching-up",
         "deferred",
-        `${outcome.check} is protected but Defender for Cloud still says ${defenderSays(assessment)}; Defender can take up to ${hours(lagMinutes)} to follow a change, looking again after ${iso(lagEnds)}`,
+        `${outcome.check} is protected but Defender for Cloud still says ${defenderSays(assessment)}; Defender can take up to ${hours(lagMinutes)} to follow a change (until ${iso(lagEnds)})`,
       ),
       lagEndsAt: iso(lagEnds),
     };
@@ -206,6 +207,48 @@ export function judgeAssessment(
 }
 
 const RANK: Readonly<Record<string, number>> = { manual: 3, deferred: 2, compliant: 1, skipped: 0 };
+
+/** "x is" / "x and y are". */
+function are(checks: readonly string[]): string {
+  return `${joinWords(checks)} ${checks.length === 1 ? "is" : "are"}`;
+}
+
+/**
+ * The judgements' reasons in a sentence: alike ones said once (the checks Defender agrees about, the
+ * assessments it has not made, checks with the same reason for no verdict), the others as they are.
+ */
+function summary(judgements: readonly AssessmentJudgement[]): string {
+  const parts: string[] = [];
+  const of = (verdict: AgreementVerdict, ours?: "protected" | "unprotected") =>
+    judgements.filter(
+      (j) =>
+        j.verdict === verdict &&
+        (ours === undefined || (j.defender === "Healthy") === (ours === "protected")),
+    );
+  const safe = of("agree", "protected").map((j) => j.check);
+  if (safe.length > 0) parts.push(`Defender for Cloud agrees that ${are(safe)} protected (Healthy)`);
+  const open = of("agree", "unprotected").map((j) => j.check);
+  if (open.length > 0) {
+    parts.push(
+      `Defender for Cloud agrees that ${are(open)} not protected yet (Unhealthy); ${open.length === 1 ? "it carries" : "they carry"} the action`,
+    );
+  }
+  const unassessed = of("not-assessed").map((j) => `"${j.displayName}"`);
+  if (unassessed.length > 0) {
+    parts.push(
+      `Defender for Cloud has not assessed ${joinWords(unassessed)} here (not yet, or its plan is off)`,
+    );
+  }
+  const noVerdict = new Map<string, string[]>();
+  for (const j of of("no-verdict")) {
+    const why = j.reason.slice(j.reason.indexOf("(") + 1, -1);
+    noVerdict.set(why, [...(noVerdict.get(why) ?? []), j.check]);
+  }
+  for (const [why, checks] of noVerdict) parts.push(`nothing to compare: ${are(checks)} ${why}`);
+  const alike = new Set<AgreementVerdict>(["agree", "not-assessed", "no-verdict"]);
+  parts.push(...judgements.filter((j) => !alike.has(j.verdict)).map((j) => j.reason));
+  return parts.join("; ");
+}
 
 /**
  * The resource's agreement: the most pressing of its assessments' judgements (manual, then deferred,
@@ -230,7 +273,7 @@ export function planAgreement(input: AgreementInput): Finding<never> {
   const unreached = input.ours.map((o) => `${o.check} is ${o.status} (${o.reason})`).join("; ");
   const reason =
     pressing.length > 0
-      ? pressing.map((j) => j.reason).join("; ")
+      ? summary(pressing)
       : unreached === ""
         ? "no check of this resource is judged by a Defender for Cloud assessment"
         : `nothing to compare with Defender for Cloud here: ${unreached}`;

@@ -198,6 +198,38 @@ describe("a resource's agreement", () => {
     });
   });
 
+  it("says alike judgements once: what Defender agrees about, what it has not assessed, why there is nothing to compare", () => {
+    const sensorAndPolicy: OurOutcome[] = [
+      ours("compliant"),
+      { check: "aks.azure-policy", status: "remediated", reason: "on" },
+    ];
+    expect(
+      planAgreement({
+        ...base,
+        ours: sensorAndPolicy,
+        assessments: [key(SENSOR_KEY, "Healthy"), key(policy, "Healthy")],
+      }).reason,
+    ).toBe("Defender for Cloud agrees that aks.defender-sensor and aks.azure-policy are protected (Healthy)");
+    expect(planAgreement({ ...base, ours: sensorAndPolicy, assessments: [] }).reason).toBe(
+      'Defender for Cloud has not assessed "Azure Kubernetes Service clusters should have Defender profile enabled" and ' +
+        '"Azure Kubernetes Service clusters should have the Azure Policy add-on for Kubernetes installed" here (not yet, or its plan is off)',
+    );
+    const excluded = three
+      .slice(0, 3)
+      .map((o) => ({ ...o, status: "skipped" as const, reason: "excluded by tag" }));
+    expect(planAgreement({ ...base, ours: excluded, assessments: [] }).reason).toBe(
+      "nothing to compare: aks.defender-sensor, aks.azure-policy and aks.authorized-ips are skipped: excluded by tag",
+    );
+    const open = planAgreement({
+      ...base,
+      ours: [{ check: "aks.authorized-ips", status: "planned", reason: "open" }],
+      assessments: [key(apiServer, "Unhealthy")],
+    });
+    expect(open.reason).toBe(
+      "Defender for Cloud agrees that aks.authorized-ips is not protected yet (Unhealthy); it carries the action",
+    );
+  });
+
   it("ignores assessments of other checks and matches keys without regard to case", () => {
     const finding = planAgreement({
       ...base,
