@@ -1,9 +1,11 @@
 // The README's first command: sweep the bundled sample estate in the local simulator in enforce
 // mode, then sweep the state it left behind: nothing is written again, and what remains is
 // waiting for something (a running cluster, an Arc-enabled cluster to reconnect or finish an
-// extension's install, the next API rollout step, capacity) or for a person (a failed extension, a
-// cluster's own plan that turns Defender off).
-// Both sweeps send their outcomes to the simulated Log Analytics workspace; a report reads them back.
+// extension's install, the next API rollout step, capacity, Defender for Cloud to assess what was
+// fixed) or for a person (a failed extension, a cluster's own plan that turns Defender off, a sensor
+// Defender never hears from). A third sweep, 45 simulated minutes later, finds Defender for Cloud
+// agreeing about what was fixed, and still not hearing from that one sensor.
+// The sweeps send their outcomes to the simulated Log Analytics workspace; a report reads them back.
 // Every setting is in one settings file, printed first, and every command is printed exactly as it
 // runs: copy them to run them again.
 import { spawnSync } from "node:child_process";
@@ -53,6 +55,10 @@ autoprotect("First sweep: find what is missing, fix it, and take the first API r
 autoprotect(
   "Second sweep of the state the first one left: nothing to write; the next API rollout step is due in 10 minutes",
   sweep,
+);
+autoprotect(
+  "Third sweep, 45 simulated minutes later: Defender for Cloud has assessed what was fixed and agrees; one sensor it still never hears from",
+  [...sweep, "--advance", "45m"],
 );
 autoprotect("Where the API rollout stands", ["rollout", "status", "--config", settingsFile]);
 autoprotect("Coverage now, read back from the simulated Log Analytics workspace", [
