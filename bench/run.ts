@@ -61,8 +61,11 @@ async function sweepScenario(
       correlationId: "bench",
     });
     const wallTimeMs = performance.now() - started;
-    if (mode === "audit" && sim.requests.some((r) => r.method !== "GET"))
-      throw new Error("a dry run wrote to Azure");
+    // A Resource Graph query (Defender's assessments) is a POST that only reads.
+    const wrote = sim.requests.some(
+      (r) => r.method !== "GET" && !r.path.endsWith("/Microsoft.ResourceGraph/resources"),
+    );
+    if (mode === "audit" && wrote) throw new Error("a dry run wrote to Azure");
     const failed = result.outcomes.filter((o) => o.Status === "failed").length;
     if (failed > 0) throw new Error(`${failed} outcomes failed`);
     return {
@@ -128,8 +131,13 @@ async function apimSweepScenario(
       correlationId: "bench",
     });
     const wallTimeMs = performance.now() - started;
-    // The metrics batch API is a POST that only reads.
-    const written = sim.requests.filter((r) => r.method !== "GET" && !r.path.endsWith("metrics:getBatch"));
+    // The metrics batch API and Resource Graph's query API are POSTs that only read.
+    const written = sim.requests.filter(
+      (r) =>
+        r.method !== "GET" &&
+        !r.path.endsWith("metrics:getBatch") &&
+        !r.path.endsWith("/Microsoft.ResourceGraph/resources"),
+    );
     if (written.length > 0) throw new Error("a dry run wrote to Azure");
     const failed = result.outcomes.filter((o) => o.Status === "failed").length;
     if (failed > 0 || result.errors.length > 0)
