@@ -229,7 +229,8 @@ class Run implements RunContext {
       return;
     }
     if (this.enabled(AGREEMENT) && kind !== "containers-plan" && kind !== "apis-plan") {
-      await this.defender.load(id.subscriptionId, { id: id.id, type: targetKindInfo(id).resourceType });
+      // One read of the subscription's assessments per run, before its first outcome.
+      await this.defender.load(id.subscriptionId, { id: id.id, type: kindInfo(kind).resourceType });
     }
     await this.reconcileKind(id, kind);
     for (const fields of this.defender.settle()) this.emit(fields);
