@@ -12,7 +12,7 @@
  * finds unprotected is a disagreement to investigate at once.
  */
 import type { CheckId, Finding, Status } from "../model/checks.js";
-import { assessmentFor, type AssessmentSnapshot } from "../model/defender.js";
+import { assessmentFor, isAssessmentOf, type AssessmentSnapshot } from "../model/defender.js";
 import { joinWords } from "./read.js";
 
 /** What one assessment, against autoprotect's verdict, comes to. */
@@ -259,11 +259,8 @@ export function planAgreement(input: AgreementInput): Finding<never> {
     .filter((o) => assessmentFor(o.check, input.resourceType) !== undefined)
     .map((outcome) => {
       const info = assessmentFor(outcome.check, input.resourceType);
-      const assessment = input.assessments.find((a) =>
-        info?.key === undefined
-          ? a.displayName.trim().toLowerCase() === info?.displayName.toLowerCase()
-          : a.key.toLowerCase() === info.key,
-      );
+      const assessment =
+        info === undefined ? undefined : input.assessments.find((a) => isAssessmentOf(info, a));
       return judgeAssessment(input, outcome, assessment);
     });
   const worst = Math.max(-1, ...judgements.map((j) => RANK[j.status] ?? 0));

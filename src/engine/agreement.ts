@@ -14,8 +14,8 @@ import type { Config } from "../model/config.js";
 import {
   assessmentFor,
   DEFENDER_ASSESSMENTS,
+  isAssessmentOf,
   type AssessmentSnapshot,
-  type DefenderAssessmentInfo,
 } from "../model/defender.js";
 import type { OutcomeRecord } from "../model/outcome.js";
 import type { OutcomeFields } from "../outcomes/record.js";
@@ -68,12 +68,6 @@ export interface DefenderView {
    * Management service and its APIs), or every one left.
    */
   settle(scopeId?: string): OutcomeFields[];
-}
-
-function matches(info: DefenderAssessmentInfo, assessment: AssessmentSnapshot): boolean {
-  return info.key === undefined
-    ? assessment.displayName.trim().toLowerCase() === info.displayName.toLowerCase()
-    : assessment.key.toLowerCase() === info.key;
 }
 
 /** What an outcome carries of Defender's verdict. */
@@ -155,7 +149,9 @@ export function createDefenderView(ports: DefenderViewPorts): DefenderView {
     annotate(fields) {
       const info = assessmentFor(fields.check, fields.resourceType);
       if (info === undefined) return fields;
-      const found = assessmentsOf(fields.subscriptionId, fields.resourceId)?.find((a) => matches(info, a));
+      const found = assessmentsOf(fields.subscriptionId, fields.resourceId)?.find((a) =>
+        isAssessmentOf(info, a),
+      );
       if (found === undefined) return fields;
       return { ...fields, details: { ...(fields.details ?? {}), defender: defenderDetails(found) } };
     },

@@ -128,15 +128,14 @@ export interface AssessmentSnapshot {
   readonly firstEvaluationDate?: string;
 }
 
-/** The row of the table an assessment belongs to, by key or (for the API one) display name. */
-export function assessmentInfo(
+/** Whether an assessment is the table's row: by key, or (for the API one) by display name; any case. */
+export function isAssessmentOf(
+  info: DefenderAssessmentInfo,
   assessment: Pick<AssessmentSnapshot, "key" | "displayName">,
-): DefenderAssessmentInfo | undefined {
-  const key = assessment.key.toLowerCase();
-  const name = assessment.displayName.trim().toLowerCase();
-  return DEFENDER_ASSESSMENTS.find((info) =>
-    info.key === undefined ? info.displayName.toLowerCase() === name : info.key === key,
-  );
+): boolean {
+  return info.key === undefined
+    ? assessment.displayName.trim().toLowerCase() === info.displayName.toLowerCase()
+    : assessment.key.toLowerCase() === info.key;
 }
 
 /** The assessment that judges `check` on a resource of `resourceType`, if any. */
