@@ -460,7 +460,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     // Outside the try: the answer is sent, so nothing here may turn into another answer.
     const status = accepted.response.status;
     if (status >= 200 && status < 300 && accepted.route.dataPlane !== true) {
-      // ARM stamps systemData on the resource a write changed (Defender's lag is measured from it).
+      // When a write changed a resource: the simulated Defender's lag counts from it (sim/defender.ts).
       if (method === "PUT" || method === "PATCH") noteWrite(state, path);
       raiseEvent(method, path, req, accepted.route, accepted.subscriptionId, correlationId);
     }
