@@ -1,3 +1,5 @@
+import { Agent } from "node:https";
+import { createSecureContext } from "node:tls";
 import type { TokenCredential } from "@azure/core-auth";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import { callLimitPolicies, DEFAULT_CALL_LIMITS, type CallLimits } from "./call-limits.js";
@@ -30,7 +32,8 @@ export const ARM_ENDPOINT = "https://management.azure.com";
 export const ARM_SCOPE = "https://management.azure.com/.default";
 
 export interface ClientOptions {
-  tlsOptions?: { ca: string };
+  /** The process's one HTTPS agent for Azure (see `azureAgent`). */
+  agent: Agent;
   retryOptions?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number };
   userAgentOptions: { userAgentPrefix: string };
   additionalPolicies: { policy: PipelinePolicy; position: "perCall" | "perRetry" }[];
@@ -41,12 +44,44 @@ export function callLimits(connection: AzureConnection): CallLimits {
 }
 
 /**
+ * Connections one host (ARM, a Monitor region, Logs Ingestion) gets at most from this process;
+ * requests beyond them wait for a free one. A burst of events then reuses a few warm TLS connections
+ * instead of opening one per request in flight.
+ */
+export const MAX_SOCKETS_PER_HOST = 32;
+
+const agents = new Map<string, Agent>();
+
+/**
+ * The HTTPS agent every Azure SDK client of the process shares, per trusted CA (the public roots, or
+ * the simulator's): keep-alive, at most MAX_SOCKETS_PER_HOST connections per host, and one TLS context.
+ * Without it each SDK client keeps its own unbounded pool, and the connection options' `tlsOptions`
+ * object, new for every client, gives each its own TLS context as well.
+ */
+export function azureAgent(tlsCa: string | undefined): Agent {
+  const key = tlsCa ?? "";
+  let agent = agents.get(key);
+  if (agent === undefined) {
+    agent = new Agent({
+      keepAlive: true,
+      maxSockets: MAX_SOCKETS_PER_HOST,
+      maxFreeSockets: MAX_SOCKETS_PER_HOST,
+      scheduling: "lifo",
+      secureContext: createSecureContext(tlsCa === undefined ? {} : { ca: tlsCa }),
+    });
+    agents.set(key, agent);
+  }
+  return agent;
+}
+
+/**
  * Options every Azure SDK client is built with, whatever service it talks to (ARM, Azure Monitor,
- * Logs Ingestion): the connection's TLS trust and retry settings, and the deadlines of call-limits.ts.
+ * Logs Ingestion): the shared agent (with the connection's TLS trust), the retry settings, and the
+ * deadlines of call-limits.ts.
  */
 export function clientOptions(connection: AzureConnection): ClientOptions {
   return {
-    ...(connection.tlsCa === undefined ? {} : { tlsOptions: { ca: connection.tlsCa } }),
+    agent: azureAgent(connection.tlsCa),
     ...(connection.retry === undefined ? {} : { retryOptions: { ...connection.retry } }),
     userAgentOptions: { userAgentPrefix: "autoprotect/0.1" },
     additionalPolicies: callLimitPolicies(callLimits(connection)),
