@@ -112,6 +112,11 @@ param sweepSchedule string = '0 0 */6 * * *'
 @description('AUTOPROTECT_DEFERRAL_CAP_HOURS: a check deferred longer than this turns manual with its last reason')
 param deferralCapHours int = 24
 
+@minValue(0)
+@maxValue(300)
+@description('AUTOPROTECT_READ_CACHE_SECONDS: how long a worker keeps the reads its runs share (group tags, workspaces, plan on); 0 turns it off')
+param readCacheSeconds int = 60
+
 @minValue(1)
 @maxValue(600)
 @description('AUTOPROTECT_CALL_TIMEOUT_SECONDS: one attempt of an Azure call may take this long before it is retried')
@@ -431,6 +436,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     AUTOPROTECT_CHECKS: checks
     AUTOPROTECT_SWEEP_SCHEDULE: sweepSchedule
     AUTOPROTECT_DEFERRAL_CAP_HOURS: string(deferralCapHours)
+    AUTOPROTECT_READ_CACHE_SECONDS: string(readCacheSeconds)
     AUTOPROTECT_CALL_TIMEOUT_SECONDS: string(callTimeoutSeconds)
     AUTOPROTECT_CALL_DEADLINE_SECONDS: string(callDeadlineSeconds)
     AUTOPROTECT_MAX_RETRY_AFTER_SECONDS: string(maxRetryAfterSeconds)

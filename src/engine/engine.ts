@@ -5,6 +5,7 @@ import type { CheckId, Finding } from "../model/checks.js";
 import type { ClusterResource } from "../model/cluster.js";
 import { inScope, type Config } from "../model/config.js";
 import type { OutcomeRecord } from "../model/outcome.js";
+import type { PricingSnapshot } from "../model/pricing.js";
 import { parseResourceId, type ParsedResourceId } from "../model/resource-id.js";
 import { kindInfo, targetKindInfo, type TargetKind } from "../model/targets.js";
 import type { RolloutStateStore } from "../rollout/state-store.js";
@@ -14,7 +15,8 @@ import { reconcileApimService } from "./apim.js";
 import { reconcileCluster } from "./cluster.js";
 import { forEachConcurrently } from "./concurrency.js";
 import { budgetExhausted, describeError, outcomeOfError } from "./errors.js";
-import { reconcilePlan } from "./plans.js";
+import { PLAN_CHECKS, reconcilePlan } from "./plans.js";
+import { createReadCache, withReadCache, type ReadCache } from "./read-cache.js";
 import { requeueRequests, type RequeueRequest } from "./requeue.js";
 import type { PlanName, RunContext, RunError, RunOptions } from "./run-context.js";
 import { boundWait, waitChanges, waitKey, type WaitLedger } from "./waits.js";
@@ -52,6 +54,8 @@ const SUBSCRIPTION_TYPE = "Microsoft.Resources/subscriptions";
 
 /** One run of the engine: a fresh cache of what has been read, shared by every resource the run touches. */
 class Run implements RunContext {
+  /** The worker's: shared by every run of this engine (read-cache.ts). */
+  private readonly shared: ReadCache;
   readonly outcomes: OutcomeRecord[] = [];
   readonly errors: RunError[] = [];
   private readonly groupTags = new Map<string, Promise<Record<string, string> | undefined>>();
@@ -64,10 +68,12 @@ class Run implements RunContext {
   private readonly loadedWaits = new Map<string, Map<string, string>>();
 
   constructor(
-    private readonly engine: EngineOptions,
+    private readonly engine: EngineOptions & { readonly cache: ReadCache },
     readonly info: RunInfo,
     readonly options: RunOptions,
-  ) {}
+  ) {
+    this.shared = engine.cache;
+  }
 
   get azure(): AzureGateway {
     return this.engine.azure;
@@ -227,6 +233,8 @@ class Run implements RunContext {
    * is turned on for it; a cluster that is not there is one `skipped` outcome, and nothing else.
    */
   private async reconcileOneCluster(id: ParsedResourceId): Promise<void> {
+    // The plan is read while the cluster is (a read only: nothing is written before the cluster is found).
+    const planRead = this.planFirstRead(id.subscriptionId, "Containers");
     let cluster: ClusterResource | undefined;
     try {
       cluster = await this.azure.aks.getCluster(id.id);
@@ -244,7 +252,7 @@ class Run implements RunContext {
       return;
     }
     this.notePlanUser(id.subscriptionId, "Containers");
-    await this.planReady(id.subscriptionId, "Containers");
+    await this.planReady(id.subscriptionId, "Containers", planRead);
     await reconcileCluster(this, id, cluster);
   }
 
@@ -365,14 +373,37 @@ class Run implements RunContext {
     this.planUsers.add(`${plan}/${subscriptionId}`.toLowerCase());
   }
 
-  planReady(subscriptionId: string, plan: PlanName): Promise<boolean> {
+  /**
+   * `firstRead`: the plan, already being read (in parallel with what the caller needed first). The check
+   * is the worker's one in flight for this plan, or its kept answer (read-cache.ts).
+   */
+  planReady(subscriptionId: string, plan: PlanName, firstRead?: Promise<PricingSnapshot>): Promise<boolean> {
     const key = `${plan}/${subscriptionId}`.toLowerCase();
     let ready = this.plans.get(key);
     if (ready === undefined) {
-      ready = reconcilePlan(this, subscriptionId, plan, this.planUsers.has(key));
+      const knownUser = this.planUsers.has(key);
+      ready = this.shared.planCheck(this.info.mode, plan, subscriptionId, knownUser, () =>
+        reconcilePlan(this, subscriptionId, plan, knownUser, firstRead),
+      );
       this.plans.set(key, ready);
     }
     return ready;
+  }
+
+  /** Starts reading the plan unless this run or the worker already knows the answer; never rejects. */
+  private planFirstRead(subscriptionId: string, plan: PlanName): Promise<PricingSnapshot> | undefined {
+    if (!this.enabled(PLAN_CHECKS[plan]) || this.plans.has(`${plan}/${subscriptionId}`.toLowerCase())) {
+      return undefined;
+    }
+    if (this.shared.planKnown(this.info.mode, plan, subscriptionId)) return undefined;
+    // One read in flight for concurrent runs; not kept (the check that uses it is what is kept).
+    const read = this.shared.read(
+      `plan-read/${subscriptionId}/${plan}`,
+      () => this.azure.security.getPricing(subscriptionId, plan),
+      () => false,
+    );
+    read.catch(() => undefined);
+    return read;
   }
 
   /** Status, reason and action for a finding that is reported rather than applied. */
@@ -418,6 +449,9 @@ export interface Engine {
 }
 
 export function createEngine(options: EngineOptions): Engine {
+  const clock = (): number => (options.now?.() ?? new Date()).getTime();
+  const cache = createReadCache({ ttlMs: options.config.readCacheSeconds * 1000, now: clock });
+  const shared = { ...options, azure: withReadCache(options.azure, cache), cache };
   return {
     reconcile(targets, info, runOptions = {}) {
       // One trace per run, correlated with what caused it (an event id, a request id).
@@ -431,7 +465,7 @@ export function createEngine(options: EngineOptions): Engine {
           "autoprotect.targets": targets.length,
         },
         async () => {
-          const run = new Run(options, info, runOptions);
+          const run = new Run(shared, info, runOptions);
           const work = async (): Promise<void> => {
             for (const target of targets) await run.reconcile(target);
           };

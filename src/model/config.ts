@@ -25,6 +25,8 @@ export interface Config {
   readonly deferralCapHours: number;
   /** Deadlines of every Azure call. */
   readonly callLimits: CallLimits;
+  /** How long a worker keeps reads its runs share (group tags, workspaces, service lists); 0: not at all. */
+  readonly readCacheSeconds: number;
 }
 
 /** Deadlines of every Azure call (src/azure/call-limits.ts applies them). */
@@ -82,6 +84,8 @@ export const CONFIG_VARIABLES = {
     "the longest Retry-After waited for within a run; longer ones defer the check (default 60)",
   AUTOPROTECT_OPERATION_TIMEOUT_SECONDS:
     "waiting for a long-running write (an AKS update) ends after this long; the check is deferred (default 1800)",
+  AUTOPROTECT_READ_CACHE_SECONDS:
+    "how long a worker keeps the reads its runs share (group tags, workspaces, plan on); 0 turns it off (default 60)",
   AUTOPROTECT_SWEEP_SCHEDULE:
     "NCRONTAB schedule of the timer sweep (Functions app setting; default every 6 hours)",
   AUTOPROTECT_INGESTION_ENDPOINT:
@@ -268,5 +272,6 @@ export function loadConfig(env: Env = process.env): Config {
     checks: checksRaw.length === 0 ? [...CHECK_IDS] : checksRaw.filter(isCheckId),
     deferralCapHours: number(env, "AUTOPROTECT_DEFERRAL_CAP_HOURS", 24, 1, 24 * 30),
     callLimits,
+    readCacheSeconds: number(env, "AUTOPROTECT_READ_CACHE_SECONDS", 60, 0, 300),
   };
 }
