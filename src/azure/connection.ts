@@ -3,6 +3,7 @@ import { createSecureContext } from "node:tls";
 import type { TokenCredential } from "@azure/core-auth";
 import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import { callLimitPolicies, DEFAULT_CALL_LIMITS, type CallLimits } from "./call-limits.js";
+import { processRateBudget, rateBudgetPolicy } from "./rate-budget.js";
 
 /**
  * How every adapter reaches ARM. In Azure: the public endpoint, DefaultAzureCredential and the
@@ -88,9 +89,29 @@ export function clientOptions(connection: AzureConnection): ClientOptions {
   };
 }
 
-/** Options for ARM clients, understood by both generations of Azure SDK clients (core-client and core-rest-pipeline based). */
+/**
+ * Options for ARM clients, understood by both generations of Azure SDK clients (core-client and
+ * core-rest-pipeline based): those of every client, and ARM's rate budget (rate-budget.ts), spent per
+ * attempt before the attempt's timeout starts.
+ */
 export function sdkClientOptions(connection: AzureConnection): ClientOptions & { endpoint: string } {
-  return { endpoint: connection.endpoint ?? ARM_ENDPOINT, ...clientOptions(connection) };
+  const endpoint = connection.endpoint ?? ARM_ENDPOINT;
+  const options = clientOptions(connection);
+  const [deadline, ...perAttempt] = options.additionalPolicies;
+  const budget = rateBudgetPolicy(
+    processRateBudget(endpoint),
+    endpoint,
+    callLimits(connection).maxRetryAfterSeconds,
+  );
+  return {
+    endpoint,
+    ...options,
+    additionalPolicies: [
+      ...(deadline === undefined ? [] : [deadline]),
+      { policy: budget, position: "perRetry" },
+      ...perAttempt,
+    ],
+  };
 }
 
 export function pollIntervalMs(connection: AzureConnection): number {
