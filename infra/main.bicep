@@ -48,10 +48,19 @@ param workspaceRetentionInDays int = 30
 @description('Days the outcome table (AutoprotectOutcomes_CL) keeps records')
 param outcomeRetentionInDays int = 365
 
+// How far a sweep spreads: the timer queues one look per subscription (and a subscription's look one per
+// API Management service); Flex Consumption scales the queue trigger on its own (per-function scaling) to
+// about queue length / host.json's queues.batchSize (8) instances, each running up to batchSize +
+// newBatchThreshold (8 + 4 = 12) looks at once, never more than maximumInstanceCount instances.
 @minValue(40)
 @maxValue(1000)
-@description('Flex Consumption: most instances the app scales out to')
+@description('Flex Consumption: most instances the app scales out to (each function scales on its own up to it)')
 param maximumInstanceCount int = 100
+
+@minValue(1)
+@maxValue(1000)
+@description('Flex Consumption: HTTP requests (the reconcile endpoint) one instance serves at once; queued looks run 12 at once per instance (host.json queues.batchSize 8 + newBatchThreshold 4)')
+param httpPerInstanceConcurrency int = 16
 
 @allowed([512, 2048, 4096])
 @description('Flex Consumption: memory of each instance')
@@ -111,6 +120,10 @@ param sweepSchedule string = '0 0 */6 * * *'
 @maxValue(720)
 @description('AUTOPROTECT_DEFERRAL_CAP_HOURS: a check deferred longer than this turns manual with its last reason')
 param deferralCapHours int = 24
+
+@allowed(['arm', 'resource-graph'])
+@description('AUTOPROTECT_DISCOVERY: how the timer sweep finds subscriptions: arm (every one in scope) or resource-graph (only those holding a cluster or an API Management service)')
+param discovery string = 'arm'
 
 @minValue(0)
 @maxValue(300)
@@ -396,6 +409,11 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        triggers: {
+          http: {
+            perInstanceConcurrency: httpPerInstanceConcurrency
+          }
+        }
       }
       runtime: {
         name: 'node'
@@ -437,6 +455,7 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     AUTOPROTECT_SWEEP_SCHEDULE: sweepSchedule
     AUTOPROTECT_DEFERRAL_CAP_HOURS: string(deferralCapHours)
     AUTOPROTECT_READ_CACHE_SECONDS: string(readCacheSeconds)
+    AUTOPROTECT_DISCOVERY: discovery
     AUTOPROTECT_CALL_TIMEOUT_SECONDS: string(callTimeoutSeconds)
     AUTOPROTECT_CALL_DEADLINE_SECONDS: string(callDeadlineSeconds)
     AUTOPROTECT_MAX_RETRY_AFTER_SECONDS: string(maxRetryAfterSeconds)

@@ -32,6 +32,7 @@ import { genericModule } from "./routes/generic.js";
 import { logsModule } from "./routes/logs.js";
 import { metricsModule } from "./routes/metrics.js";
 import { operationalInsightsModule } from "./routes/operationalinsights.js";
+import { resourceGraphModule } from "./routes/resourcegraph.js";
 import { resourcesModule } from "./routes/resources.js";
 import { securityModule } from "./routes/security.js";
 import { subscriptionsModule } from "./routes/subscriptions.js";
@@ -170,6 +171,7 @@ const MODULES: readonly ProviderModule[] = [
   apiManagementModule,
   apiCollectionsModule,
   metricsModule,
+  resourceGraphModule,
   genericModule,
 ];
 

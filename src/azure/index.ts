@@ -3,6 +3,7 @@ import { createApimAdapter, type ApimAdapter } from "./apim.js";
 import { createMonitorAdapter, type MonitorAdapter } from "./monitor.js";
 import type { AzureConnection } from "./connection.js";
 import { createLogAnalyticsAdapter, type LogAnalyticsAdapter } from "./log-analytics.js";
+import { createResourceGraphAdapter, type ResourceGraphAdapter } from "./resource-graph.js";
 import { createResourcesAdapter, type ResourcesAdapter } from "./resources.js";
 import { createSecurityAdapter, type SecurityAdapter } from "./security.js";
 
@@ -14,6 +15,8 @@ export interface AzureGateway {
   readonly logAnalytics: LogAnalyticsAdapter;
   readonly apim: ApimAdapter;
   readonly monitor: MonitorAdapter;
+  /** Discovery only: which subscriptions hold anything to reconcile. */
+  readonly resourceGraph: ResourceGraphAdapter;
 }
 
 export function createAzureGateway(connection: AzureConnection): AzureGateway {
@@ -24,6 +27,7 @@ export function createAzureGateway(connection: AzureConnection): AzureGateway {
     logAnalytics: createLogAnalyticsAdapter(connection),
     apim: createApimAdapter(connection),
     monitor: createMonitorAdapter(connection),
+    resourceGraph: createResourceGraphAdapter(connection),
   };
 }
 

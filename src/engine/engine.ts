@@ -66,6 +66,8 @@ class Run implements RunContext {
   /** Per subscription (lower-case): check and resource → since when it has been waiting. */
   private readonly waits = new Map<string, Promise<Map<string, string>>>();
   private readonly loadedWaits = new Map<string, Map<string, string>>();
+  /** Looks asked for besides those the outcomes ask for (a fanned-out subscription's services). */
+  private readonly looks: RequeueRequest[] = [];
 
   constructor(
     private readonly engine: EngineOptions & { readonly cache: ReadCache },
@@ -107,7 +109,10 @@ class Run implements RunContext {
   }
 
   result(): RunResult {
-    return { outcomes: this.outcomes, errors: this.errors, requeue: requeueRequests(this.outcomes) };
+    const requeue = [...requeueRequests(this.outcomes), ...this.looks].sort(
+      (a, b) => a.afterSeconds - b.afterSeconds,
+    );
+    return { outcomes: this.outcomes, errors: this.errors, requeue };
   }
 
   /** Loads the subscription's waits once per run, before any of its outcomes is emitted. */
@@ -338,6 +343,16 @@ class Run implements RunContext {
       return;
     }
     this.engine.onDiscovered?.(0);
+    if (this.options.apimServices === "queue") {
+      for (const service of services) {
+        this.looks.push({
+          resourceId: service.id,
+          afterSeconds: 0,
+          reason: "the subscription's sweep: the service's rollout step is a look of its own",
+        });
+      }
+      return;
+    }
     await forEachConcurrently(services, this.engine.concurrency ?? 8, (service) =>
       reconcileApimService(this, service.id, service, undefined),
     );

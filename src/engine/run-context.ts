@@ -36,6 +36,12 @@ export interface RunOptions {
   readonly operations?: "wait" | "start";
   /** Writes started by earlier runs on the targets of this one, to confirm. */
   readonly pendingOperations?: readonly PendingOperation[];
+  /**
+   * How a run on a subscription treats its API Management services: `inline` (default) takes each
+   * service's rollout step in this run; `queue` asks for a look of its own at each (`RunResult.requeue`,
+   * due at once), so a sweep fanned out over the queue spreads the services over instances too.
+   */
+  readonly apimServices?: "inline" | "queue";
 }
 
 /** What one run shares with the per-kind reconcilers: configuration, Azure, caches and the outcome stream. */

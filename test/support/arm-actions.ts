@@ -5,6 +5,10 @@
 export function armActionFor(method: string, path: string): string {
   const segments = path.split("/").filter((s) => s !== "");
   if (segments.at(-1)?.toLowerCase() === "metrics:getbatch") return "Microsoft.Insights/Metrics/Read";
+  // A Resource Graph query is a POST that only reads: its operation is "Query resources".
+  if (/^providers\/microsoft\.resourcegraph\/resources$/i.test(segments.join("/"))) {
+    return "Microsoft.ResourceGraph/resources/read";
+  }
   const lastProviders = segments.map((s) => s.toLowerCase()).lastIndexOf("providers");
   let typePath: string[];
   if (lastProviders === -1) {
