@@ -118,15 +118,32 @@ export function pollIntervalMs(connection: AzureConnection): number {
   return connection.pollIntervalMs ?? 5000;
 }
 
-/** One SDK client per subscription, made on first use: ARM SDK clients are bound to a subscription. */
-export function perSubscription<T>(create: (subscriptionId: string) => T): (subscriptionId: string) => T {
+/**
+ * Subscriptions whose SDK clients an adapter keeps. A client of a generated ARM SDK is heavy (the API
+ * Management one builds a hundred operation groups); a worker that sweeps a thousand subscriptions
+ * keeps the most recently used ones, so its memory does not grow with the tenant.
+ */
+export const SUBSCRIPTION_CLIENTS_KEPT = 64;
+
+/** One SDK client per subscription, made on first use (ARM SDK clients are bound to a subscription), the least recently used dropped past `kept`. */
+export function perSubscription<T>(
+  create: (subscriptionId: string) => T,
+  kept: number = SUBSCRIPTION_CLIENTS_KEPT,
+): (subscriptionId: string) => T {
   const clients = new Map<string, T>();
   return (subscriptionId) => {
     const key = subscriptionId.toLowerCase();
     let client = clients.get(key);
     if (client === undefined) {
       client = create(subscriptionId);
-      clients.set(key, client);
+    } else {
+      clients.delete(key);
+    }
+    // Map order is use order: the first key is the least recently used.
+    clients.set(key, client);
+    if (clients.size > kept) {
+      const oldest = clients.keys().next().value;
+      if (oldest !== undefined) clients.delete(oldest);
     }
     return client;
   };

@@ -27,6 +27,9 @@ import type { PlanName } from "./run-context.js";
 
 export const DEFAULT_READ_CACHE_SECONDS = 60;
 
+/** Entries past which expired ones are swept out (at most once per expiry period). */
+const PRUNE_ABOVE = 1000;
+
 /** Plans whose "on" is kept between runs (see above: only where no write depends on it). */
 const KEPT_PLAN_ANSWERS: Readonly<Record<PlanName, boolean>> = { Containers: true, Api: false };
 
@@ -60,10 +63,20 @@ export function createReadCache(options: { readonly ttlMs: number; readonly now?
   const now = options.now ?? Date.now;
   const entries = new Map<string, Entry>();
 
+  let nextPrune = 0;
+  /** Drops expired entries now and then: a worker that sweeps a tenant reads many groups once each. */
+  const prune = (at: number): void => {
+    if (entries.size < PRUNE_ABOVE || at < nextPrune) return;
+    nextPrune = at + options.ttlMs;
+    for (const [key, entry] of entries) if (entry.expiresAt <= at) entries.delete(key);
+  };
+
   const read = <T>(rawKey: string, load: () => Promise<T>, keep: (value: T) => boolean): Promise<T> => {
     const key = rawKey.toLowerCase();
+    const at = now();
+    prune(at);
     const known = entries.get(key);
-    if (known !== undefined && known.expiresAt > now()) return known.value as Promise<T>;
+    if (known !== undefined && known.expiresAt > at) return known.value as Promise<T>;
     const entry: Entry = { value: Promise.resolve(), expiresAt: Number.POSITIVE_INFINITY };
     const value = (async () => load())().then(
       (loaded) => {

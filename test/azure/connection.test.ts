@@ -2,7 +2,7 @@ import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import type { IncomingMessage } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../sim/index.js";
-import { MAX_SOCKETS_PER_HOST } from "../../src/azure/connection.js";
+import { MAX_SOCKETS_PER_HOST, perSubscription } from "../../src/azure/connection.js";
 import { createAzureGateway } from "../../src/azure/index.js";
 import { simulatorCredential } from "../../src/cli/simulate.js";
 import { cluster, clusterId, estate, SUB_A, workspaceId } from "../support/estate.js";
@@ -46,5 +46,21 @@ describe("the connections every Azure client shares", () => {
     const opened = sockets.size;
     await Promise.all([azure.aks.getCluster(clusterId("aks-a")), azure.security.getPricing(SUB_A, "Api")]);
     expect(sockets.size).toBe(opened);
+  });
+
+  it("keeps the SDK clients of the most recently used subscriptions only", () => {
+    const made: string[] = [];
+    const client = perSubscription((id) => {
+      made.push(id);
+      return { id };
+    }, 2);
+    const a = client("A");
+    client("B");
+    expect(client("a")).toBe(a);
+    client("C");
+    // B was the least recently used: it is made again; A still is the same client.
+    client("B");
+    expect(client("A")).not.toBe(a);
+    expect(made).toEqual(["A", "B", "C", "B", "A"]);
   });
 });
