@@ -231,7 +231,8 @@ function spawnWorker(
   config: WorkerConfig,
   onLine: (line: WorkerLine) => void,
 ): { child: ChildProcess; done: Promise<void> } {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "--tenant-worker"], {
+  const execArgv = (process.env.BENCH_WORKER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+  const child = spawn(process.execPath, [...execArgv, fileURLToPath(import.meta.url), "--tenant-worker"], {
     stdio: ["pipe", "pipe", "inherit"],
     env: { ...process.env, BENCH_TENANT_WORKER: JSON.stringify(config) },
   });
@@ -431,6 +432,14 @@ if (process.argv.includes("--tenant-worker")) {
     await session.post("Profiler.start");
   }
   await worker(JSON.parse(process.env.BENCH_TENANT_WORKER ?? "{}") as WorkerConfig);
+  if (process.env.BENCH_HEAP !== undefined) {
+    const heap = new Session();
+    heap.connect();
+    await heap.post("HeapProfiler.collectGarbage");
+    process.stderr.write(`live heap after the sweep: ${String(Math.round(process.memoryUsage().heapUsed / 1048576))} MiB\n`);
+    const { writeHeapSnapshot } = await import("node:v8");
+    writeHeapSnapshot(join(process.env.BENCH_HEAP, `worker-${String(process.pid)}.heapsnapshot`));
+  }
   if (session !== undefined && profileDir !== undefined) {
     const { profile } = await session.post("Profiler.stop");
     const { writeFileSync } = await import("node:fs");
