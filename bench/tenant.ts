@@ -8,6 +8,8 @@
 // subscription in one invocation, in one process. Each worker reports its own CPU and peak RSS; the
 // coordinator checks that every subscription and service was looked at, and never twice at once.
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -56,6 +58,13 @@ export interface TenantFigures {
   /** What failed outcomes said (a few distinct reasons), when any did. */
   readonly failures: string[];
   readonly sim: SimProcessStats;
+  /** Azurite's CPU time (the host's storage: ledger, waits, rollout state, the queue). */
+  readonly storageCpuMs: number;
+  /**
+   * Every process's CPU (workers, timer, simulator, Azurite) over what the machine's cores could give
+   * in the wall time: near 1, the machine, not the app, set the pace.
+   */
+  readonly machineCpuUse: number;
 }
 
 interface WorkerConfig {
@@ -81,6 +90,20 @@ type WorkerLine =
   | ({ readonly kind: "stats" } & WorkerFigures);
 
 const now = (): number => performance.timeOrigin + performance.now();
+
+/** A live process's CPU time so far (Linux: /proc; 0 where there is none). */
+function cpuMsOf(pid: number): number {
+  try {
+    const fields =
+      readFileSync(`/proc/${String(pid)}/stat`, "utf8")
+        .split(") ")[1]
+        ?.split(" ") ?? [];
+    // utime and stime, fields 14 and 15 of stat (11 and 12 after the command), in clock ticks (100 Hz).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
 const QUEUE_BATCH = 8;
 const NEW_BATCH_THRESHOLD = 4;
 
@@ -366,6 +389,8 @@ export async function tenantScenario(options: TenantOptions): Promise<TenantFigu
     for (const look of looks)
       for (const [k, n] of Object.entries(look.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + n;
     const simStats = await sim.stats();
+    const storageCpuMs = cpuMsOf(azurite.pid);
+    const coordinatorCpu = process.cpuUsage();
     const resources = options.clusters + apiCount;
     const appCpu = perWorker.reduce((sum, w) => sum + w.cpuMs, 0);
     return {
@@ -397,6 +422,13 @@ export async function tenantScenario(options: TenantOptions): Promise<TenantFigu
       missing,
       failures: [...new Set(looks.flatMap((l) => l.failures ?? []))].slice(0, 5),
       sim: simStats,
+      storageCpuMs,
+      machineCpuUse: Number(
+        (
+          (appCpu + simStats.cpuMs + storageCpuMs + (coordinatorCpu.user + coordinatorCpu.system) / 1000) /
+          (wallTimeMs * availableParallelism())
+        ).toFixed(2),
+      ),
     };
   } finally {
     await azurite.stop();
@@ -417,7 +449,8 @@ export function formatTenant(f: TenantFigures): string {
     `, ${String(f.armRequests)} ARM requests (${String(f.requestsPerResource)} per cluster or API), ` +
     `${String(f.throttled)} throttled; workers: ${workers}; app CPU ${String(f.appCpuMsPerThousandResources)} ms per 1,000 resources; ` +
     `outcomes ${statuses}; ${String(f.overlapping)} looked at twice at once, ${String(f.missing)} missed; ` +
-    `simulator CPU ${String(f.sim.cpuMs)} ms, RSS ${String(f.sim.peakRssMiB)} MiB\n`
+    `simulator CPU ${String(f.sim.cpuMs)} ms, RSS ${String(f.sim.peakRssMiB)} MiB; Azurite CPU ${String(f.storageCpuMs)} ms; ` +
+    `all processes used ${String(Math.round(f.machineCpuUse * 100))} % of the machine's cores\n`
   );
 }
 
@@ -436,7 +469,9 @@ if (process.argv.includes("--tenant-worker")) {
     const heap = new Session();
     heap.connect();
     await heap.post("HeapProfiler.collectGarbage");
-    process.stderr.write(`live heap after the sweep: ${String(Math.round(process.memoryUsage().heapUsed / 1048576))} MiB\n`);
+    process.stderr.write(
+      `live heap after the sweep: ${String(Math.round(process.memoryUsage().heapUsed / 1048576))} MiB\n`,
+    );
     const { writeHeapSnapshot } = await import("node:v8");
     writeHeapSnapshot(join(process.env.BENCH_HEAP, `worker-${String(process.pid)}.heapsnapshot`));
   }
