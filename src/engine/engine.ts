@@ -257,8 +257,11 @@ class Run implements RunContext {
       return;
     }
     this.notePlanUser(id.subscriptionId, "Containers");
-    await this.planReady(id.subscriptionId, "Containers", planRead);
-    await reconcileCluster(this, id, cluster);
+    // The cluster's own checks do not wait for the plan's (nothing in them depends on it).
+    await Promise.all([
+      this.planReady(id.subscriptionId, "Containers", planRead),
+      reconcileCluster(this, id, cluster),
+    ]);
   }
 
   private async reconcileOneService(
