@@ -2,7 +2,7 @@
 // and times loading it in fresh Node processes against the unbundled build (dist/src/functions/index.js).
 // Run by `bench/run.ts`, or on its own after `npm run build`: `node dist/bench/bundle.js [--json] [--runs N]`.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -15,6 +15,9 @@ const UNBUNDLED = join(ROOT, "dist/src/functions/index.js");
 
 const MAX_BYTES = 10 * 1024 * 1024;
 const MAX_LOAD_MS = 300;
+/** Issue 16's targets: with Application Insights on, a median import within 250 ms, and 3 MiB of JavaScript. */
+const MAX_LOAD_WITH_TELEMETRY_MS = 250;
+const MAX_BYTES_ISSUE_16 = 3 * 1024 * 1024;
 
 /**
  * Runs in each child: stands in for the Functions worker, which answers `@azure/functions-core` in
@@ -115,6 +118,8 @@ export interface BundleFigures {
   /** The what-if bundle, the app with src/telemetry/setup.ts a no-op (all its JavaScript). */
   readonly withoutTelemetryBytes: number;
   readonly loads: LoadFigures[];
+  /** Today's bundle (bench/baseline.ts), loaded interleaved with this one's: its JavaScript's size. */
+  readonly todayTotalBytes?: number;
 }
 
 export interface BundleBenchCheck {
@@ -209,7 +214,11 @@ function analyse(
   };
 }
 
-export function runBundleBenchmark(runs = 10): BundleFigures {
+/**
+ * `baselineDist`: today's build (bench/baseline.ts), whose bundle is loaded interleaved with this one's,
+ * with and without Application Insights.
+ */
+export function runBundleBenchmark(runs = 10, baselineDist?: string): BundleFigures {
   if (!existsSync(UNBUNDLED)) throw new Error(`${UNBUNDLED} is missing: run \`npm run build\` first`);
   const started = performance.now();
   runNode(["scripts/bundle.js"]);
@@ -226,6 +235,16 @@ export function runBundleBenchmark(runs = 10): BundleFigures {
     { name: "bundled, Application Insights on", entry: BUNDLE, telemetry: true },
     { name: "unbundled, Application Insights on", entry: UNBUNDLED, telemetry: true },
     { name: "what-if: bundled without telemetry", entry: WHAT_IF, telemetry: false },
+    ...(baselineDist === undefined
+      ? []
+      : [
+          { name: "today: bundled", entry: join(baselineDist, "bundle/index.js"), telemetry: false },
+          {
+            name: "today: bundled, Application Insights on",
+            entry: join(baselineDist, "bundle/index.js"),
+            telemetry: true,
+          },
+        ]),
   ];
   const samples = variants.map(() => [] as ChildResult[]);
   // One load of each first, not counted (the page cache, as on an instance that has the package already).
@@ -241,7 +260,7 @@ export function runBundleBenchmark(runs = 10): BundleFigures {
     const rss = results.map((r) => r.rssMiB).sort((a, b) => a - b);
     return {
       name: v.name,
-      entry: v.entry.slice(ROOT.length),
+      entry: v.entry.startsWith(ROOT) ? v.entry.slice(ROOT.length) : v.entry,
       telemetry: v.telemetry,
       runs: results.length,
       importMs: {
@@ -272,7 +291,22 @@ export function runBundleBenchmark(runs = 10): BundleFigures {
       0,
     ),
     loads,
+    ...(baselineDist === undefined ? {} : { todayTotalBytes: bundleBytesAt(baselineDist) }),
   };
+}
+
+/** All the JavaScript of a build's bundle (index.js and its chunks), from the files themselves. */
+function bundleBytesAt(dist: string): number {
+  const dir = join(dist, "bundle");
+  const chunks = join(dir, "chunks");
+  return [
+    readFileSync(join(dir, "index.js")).length,
+    ...(existsSync(chunks)
+      ? readdirSync(chunks)
+          .filter((f) => f.endsWith(".js"))
+          .map((f) => readFileSync(join(chunks, f)).length)
+      : []),
+  ].reduce((a, b) => a + b, 0);
 }
 
 /** The targets (size, load time) and what a working bundle must do, as measured. */
@@ -316,6 +350,29 @@ export function bundleBenchChecks(f: BundleFigures): BundleBenchCheck[] {
       description: "bundled, Application Insights on: the worker's preInvocation hook is registered",
       holds: bundledOn.hooks.includes("preInvocation"),
       detail: bundledOn.hooks.join(", ") || "none",
+    });
+  // Issue 16, against today's bundle loaded in the same run.
+  const todayOff = load("today: bundled");
+  const todayOn = load("today: bundled, Application Insights on");
+  if (bundledOn !== undefined)
+    checks.push({
+      description: `bundled, Application Insights on: median import within ${String(MAX_LOAD_WITH_TELEMETRY_MS)} ms (issue 16)`,
+      holds: bundledOn.importMs.median <= MAX_LOAD_WITH_TELEMETRY_MS,
+      detail:
+        `median ${String(bundledOn.importMs.median)} ms` +
+        (todayOn === undefined ? "" : `; today ${String(todayOn.importMs.median)} ms`),
+    });
+  checks.push({
+    description: `the bundle's JavaScript within 3 MiB (issue 16)`,
+    holds: f.totalBytes <= MAX_BYTES_ISSUE_16,
+    detail: mib(f.totalBytes) + (f.todayTotalBytes === undefined ? "" : `; today ${mib(f.todayTotalBytes)}`),
+  });
+  if (bundled !== undefined && todayOff !== undefined)
+    checks.push({
+      // Within the spread of loads on this machine (5 %): "no slower" read as not measurably slower.
+      description: "bundled, Application Insights off: no slower than today's (within 5 %)",
+      holds: bundled.importMs.median <= todayOff.importMs.median * 1.05,
+      detail: `median ${String(bundled.importMs.median)} ms; today ${String(todayOff.importMs.median)} ms`,
     });
   return checks;
 }

@@ -48,10 +48,19 @@ param workspaceRetentionInDays int = 30
 @description('Days the outcome table (AutoprotectOutcomes_CL) keeps records')
 param outcomeRetentionInDays int = 365
 
+// How far a sweep spreads: the timer queues one look per subscription (and a subscription's look one per
+// API Management service); Flex Consumption scales the queue trigger on its own (per-function scaling) to
+// about queue length / host.json's queues.batchSize (8) instances, each running up to batchSize +
+// newBatchThreshold (8 + 4 = 12) looks at once, never more than maximumInstanceCount instances.
 @minValue(40)
 @maxValue(1000)
-@description('Flex Consumption: most instances the app scales out to')
+@description('Flex Consumption: most instances the app scales out to (each function scales on its own up to it)')
 param maximumInstanceCount int = 100
+
+@minValue(1)
+@maxValue(1000)
+@description('Flex Consumption: HTTP requests (the reconcile endpoint) one instance serves at once; queued looks run 12 at once per instance (host.json queues.batchSize 8 + newBatchThreshold 4)')
+param httpPerInstanceConcurrency int = 16
 
 @allowed([512, 2048, 4096])
 @description('Flex Consumption: memory of each instance')
@@ -117,6 +126,15 @@ param removePlanOverrides bool = false
 
 @description('AUTOPROTECT_DEFENDER_LAG_HOURS: how long Defender for Cloud may take to follow a change before defender.agreement calls a disagreement lasting. Empty: Defender\'s documented lag (24 h; 1 h for API onboarding)')
 param defenderLagHours string = ''
+
+@allowed(['arm', 'resource-graph'])
+@description('AUTOPROTECT_DISCOVERY: how the timer sweep finds subscriptions: arm (every one in scope) or resource-graph (only those holding a cluster or an API Management service)')
+param discovery string = 'arm'
+
+@minValue(0)
+@maxValue(300)
+@description('AUTOPROTECT_READ_CACHE_SECONDS: how long a worker keeps the reads its runs share (group tags, workspaces, plan on); 0 turns it off')
+param readCacheSeconds int = 60
 
 @minValue(1)
 @maxValue(600)
@@ -397,6 +415,11 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
+        triggers: {
+          http: {
+            perInstanceConcurrency: httpPerInstanceConcurrency
+          }
+        }
       }
       runtime: {
         name: 'node'
@@ -439,6 +462,8 @@ resource appSettings 'Microsoft.Web/sites/config@2025-03-01' = {
     AUTOPROTECT_DEFERRAL_CAP_HOURS: string(deferralCapHours)
     AUTOPROTECT_REMOVE_PLAN_OVERRIDES: string(removePlanOverrides)
     AUTOPROTECT_DEFENDER_LAG_HOURS: defenderLagHours
+    AUTOPROTECT_READ_CACHE_SECONDS: string(readCacheSeconds)
+    AUTOPROTECT_DISCOVERY: discovery
     AUTOPROTECT_CALL_TIMEOUT_SECONDS: string(callTimeoutSeconds)
     AUTOPROTECT_CALL_DEADLINE_SECONDS: string(callDeadlineSeconds)
     AUTOPROTECT_MAX_RETRY_AFTER_SECONDS: string(maxRetryAfterSeconds)

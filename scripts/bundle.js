@@ -87,6 +87,103 @@ function dedupe(stats) {
   };
 }
 
+/**
+ * Parts of OpenTelemetry's Node SDK that `applicationinsights` carries in and autoprotect never reaches:
+ * exporters and parsers that only `OTEL_*_EXPORTER` variables, OTLP options or an OpenTelemetry
+ * configuration file select (gRPC, protobuf, YAML, Prometheus, Zipkin, Jaeger). Each is bundled as a
+ * stub that throws, naming itself, if it is ever used; loading it costs nothing. Application Insights'
+ * own exporter, the SDK's trace, metric and log providers and the instrumentations stay whole.
+ */
+export const UNREACHED_TELEMETRY_PACKAGES = [
+  "@opentelemetry/configuration",
+  "@opentelemetry/exporter-trace-otlp-grpc",
+  "@opentelemetry/exporter-trace-otlp-http",
+  "@opentelemetry/exporter-trace-otlp-proto",
+  "@opentelemetry/exporter-metrics-otlp-grpc",
+  "@opentelemetry/exporter-metrics-otlp-http",
+  "@opentelemetry/exporter-metrics-otlp-proto",
+  "@opentelemetry/exporter-logs-otlp-grpc",
+  "@opentelemetry/exporter-logs-otlp-http",
+  "@opentelemetry/exporter-logs-otlp-proto",
+  "@opentelemetry/otlp-grpc-exporter-base",
+  "@opentelemetry/otlp-transformer",
+  "@opentelemetry/exporter-prometheus",
+  "@opentelemetry/exporter-zipkin",
+  "@opentelemetry/propagator-jaeger",
+  "@grpc/grpc-js",
+  "@grpc/proto-loader",
+  "protobufjs",
+  "yaml",
+  // Made only inside a winston logger the winston instrumentation patched; no winston is in the bundle.
+  "@opentelemetry/winston-transport",
+];
+
+const stubSource = (name) => `
+// ${name}: see UNREACHED_TELEMETRY_PACKAGES in scripts/bundle.js.
+const fail = () => {
+  throw new Error(${JSON.stringify(
+    `${name} is not in autoprotect's deployment bundle: only OTEL_* exporter variables, OTLP options or an OpenTelemetry configuration file use it`,
+  )});
+};
+const handler = {
+  get: (_target, key) => (key === "__esModule" ? true : typeof key === "symbol" ? undefined : stub),
+  apply: fail,
+  construct: fail,
+};
+const stub = new Proxy(function () {}, handler);
+module.exports = new Proxy({}, { get: handler.get });
+`;
+
+function unreachedTelemetry(stats) {
+  const names = new Set(UNREACHED_TELEMETRY_PACKAGES);
+  return {
+    name: "unreached-telemetry",
+    setup(b) {
+      b.onResolve({ filter: /^[@a-z]/ }, (args) => {
+        const name = args.path.startsWith("@")
+          ? args.path.split("/").slice(0, 2).join("/")
+          : args.path.split("/")[0];
+        if (!names.has(name)) return undefined;
+        stats.stubbed.add(name);
+        return { path: name, namespace: "unreached-telemetry" };
+      });
+      b.onLoad({ filter: /.*/, namespace: "unreached-telemetry" }, (args) => ({
+        contents: stubSource(args.path),
+        loader: "js",
+      }));
+    },
+  };
+}
+
+/**
+ * Azure SDK packages ship an ES module and a CommonJS build. The app imports the first; the telemetry
+ * distribution (`@azure/monitor-opentelemetry`, CommonJS) requires the second, and the bundle would
+ * carry both (the identity library and MSAL twice, the HTTP pipeline twice). Resolving those requires to
+ * the ES module build gives one copy, one module instance.
+ */
+function oneAzureSdkCopy(stats) {
+  return {
+    name: "one-azure-sdk-copy",
+    setup(b) {
+      b.onResolve(
+        { filter: /^(@azure\/|@azure-rest\/|@typespec\/ts-http-runtime|@opentelemetry\/)/ },
+        async (args) => {
+          if (args.kind !== "require-call" || args.pluginData === oneAzureSdkCopy) return undefined;
+          const resolved = await b.resolve(args.path, {
+            kind: "import-statement",
+            importer: args.importer,
+            resolveDir: args.resolveDir,
+            pluginData: oneAzureSdkCopy,
+          });
+          if (resolved.errors.length > 0) return undefined;
+          stats.esmForRequire.add(args.path);
+          return resolved;
+        },
+      );
+    },
+  };
+}
+
 /** The what-if: telemetry's setup module, and so everything only it imports, left out. */
 const noTelemetry = {
   name: "no-telemetry",
@@ -102,7 +199,7 @@ const noTelemetry = {
 const started = performance.now();
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
-const stats = { redirected: new Set() };
+const stats = { redirected: new Set(), stubbed: new Set(), esmForRequire: new Set() };
 const result = await build({
   absWorkingDir: root,
   entryPoints: ["src/functions/index.ts"],
@@ -121,7 +218,12 @@ const result = await build({
   banner: { js: banner },
   // Provided by the Functions worker at run time, not an npm package.
   external: ["@azure/functions-core"],
-  plugins: [...(dedupeCopies ? [dedupe(stats)] : []), ...(withoutTelemetry ? [noTelemetry] : [])],
+  plugins: [
+    unreachedTelemetry(stats),
+    oneAzureSdkCopy(stats),
+    ...(dedupeCopies ? [dedupe(stats)] : []),
+    ...(withoutTelemetry ? [noTelemetry] : []),
+  ],
   logLevel: "warning",
 });
 writeFileSync(metafilePath, JSON.stringify(result.metafile));
@@ -177,5 +279,6 @@ process.stdout.write(
     ` and ${chunks.length} chunks ${mib(chunkBytes)}` +
     ` from ${Object.keys(result.metafile.inputs).length} inputs` +
     (dedupeCopies ? `, ${stats.redirected.size} duplicate package copies folded` : "") +
+    `, ${stats.stubbed.size} unreached telemetry packages stubbed, ${stats.esmForRequire.size} Azure SDK requires served by their ES modules` +
     ` in ${Math.round(performance.now() - started)} ms; metafile dist/${name}.meta.json\n`,
 );

@@ -169,7 +169,7 @@ export function compile(expr: Expr, scope: Scope): Compiled {
     case "binary":
       return binary(expr.op, expr.left, expr.right, scope);
     case "in":
-      return inList(expr.left, expr.list, expr.negated, scope);
+      return inList(expr, scope);
     case "negate": {
       const operand = compile(expr.operand, scope);
       if (!isNumeric(operand.type) && operand.type !== "timespan") {
@@ -221,9 +221,13 @@ function member(expr: Extract<Expr, { kind: "member" }>, scope: Scope): Compiled
   };
 }
 
-function inList(leftExpr: Expr, listExprs: readonly Expr[], negated: boolean, scope: Scope): Compiled {
-  const left = compile(leftExpr, scope);
-  const list = listExprs.map((e) => compile(e, scope));
+function inList(expr: Extract<Expr, { kind: "in" }>, scope: Scope): Compiled {
+  const { negated, caseless } = expr;
+  const left = compile(expr.left, scope);
+  const list = expr.list.map((e) => compile(e, scope));
+  if (caseless && left.type !== "string") throw semantic(`'in~' compares strings, not ${left.type}`);
+  const same = (a: unknown, b: unknown): boolean =>
+    caseless ? String(a).toLowerCase() === String(b).toLowerCase() : compareValues(a, b) === 0;
   for (const item of list) {
     const fits = item.type === left.type || (isNumeric(item.type) && isNumeric(left.type));
     if (!fits || left.type === "dynamic") {
@@ -235,7 +239,7 @@ function inList(leftExpr: Expr, listExprs: readonly Expr[], negated: boolean, sc
     eval: (row, group) => {
       const value = left.eval(row, group);
       if (isNull(value)) return null;
-      const found = list.some((item) => compareValues(value, item.eval(row, group)) === 0);
+      const found = list.some((item) => same(value, item.eval(row, group)));
       return negated ? !found : found;
     },
   };

@@ -255,7 +255,14 @@ export type Expr =
   | { readonly kind: "member"; readonly target: Expr; readonly name: string }
   | { readonly kind: "call"; readonly name: string; readonly args: readonly Expr[] }
   | { readonly kind: "binary"; readonly op: string; readonly left: Expr; readonly right: Expr }
-  | { readonly kind: "in"; readonly left: Expr; readonly list: readonly Expr[]; readonly negated: boolean }
+  | {
+      readonly kind: "in";
+      readonly left: Expr;
+      readonly list: readonly Expr[];
+      readonly negated: boolean;
+      /** `in~`: strings compared without regard to case. */
+      readonly caseless: boolean;
+    }
   | { readonly kind: "negate"; readonly operand: Expr };
 
 const COMPARISONS = new Set(["==", "!=", "=~", "!~", ">", ">=", "<", "<="]);
@@ -271,7 +278,6 @@ const WORD_OPERATORS = new Set([
   "endswith",
   "matches",
   "between",
-  "in~",
   "has_any",
   "has_all",
   "like",
@@ -329,7 +335,9 @@ function parseComparison(cursor: Cursor): Expr {
   if ((token.kind === "ident" && token.text === "in") || negated) {
     if (negated) cursor.next();
     cursor.next();
-    if (cursor.isOp("~")) throw unsupported(`'${negated ? "!" : ""}in~' in '${cursor.operator}'`);
+    const caseless = cursor.isOp("~");
+    if (caseless && negated) throw unsupported(`'!in~' in '${cursor.operator}'`);
+    if (caseless) cursor.next();
     cursor.expectOp("(");
     const list: Expr[] = [];
     for (;;) {
@@ -338,7 +346,7 @@ function parseComparison(cursor: Cursor): Expr {
       cursor.next();
     }
     cursor.expectOp(")");
-    return { kind: "in", left, list, negated };
+    return { kind: "in", left, list, negated, caseless };
   }
   if (token.kind === "ident" && WORD_OPERATORS.has(token.text.toLowerCase())) {
     throw unsupported(`'${token.text}' in '${cursor.operator}'`);

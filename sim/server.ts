@@ -51,6 +51,7 @@ import {
   type SimRequest,
 } from "./routes/types.js";
 import { SIM_TENANT_ID, SimState } from "./state.js";
+import { ARM_SUBSCRIPTION_LIMITS, createThrottle, type ArmThrottling } from "./throttling.js";
 
 export interface SimulatorOptions {
   estate: Estate;
@@ -103,6 +104,12 @@ export interface SimulatorOptions {
    * assessments stay as the estate holds them.
    */
   assessmentLagMinutes?: number | null;
+  /**
+   * ARM's per-subscription throttling (sim/throttling.ts): `true` for the buckets Azure documents, or
+   * buckets of one's own. A request that finds its bucket empty is answered 429 with `Retry-After`.
+   * Default off.
+   */
+  throttling?: boolean | Partial<ArmThrottling>;
 }
 
 export interface RecordedRequest {
@@ -160,6 +167,8 @@ export interface Simulator {
    * (`retryAfterSeconds`, default 1; 0 lets the SDK retry at once) and stores nothing.
    */
   setIngestionDown(down: boolean, options?: { retryAfterSeconds?: number }): void;
+  /** Requests refused by ARM's throttling (`throttling`), 0 without it. */
+  readonly throttledRequests: number;
   close(): Promise<void>;
 }
 
@@ -277,6 +286,13 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
   const lroPolls = Math.max(0, Math.floor(options.lroPolls ?? 1));
   const lroDurationMs = Math.max(0, options.lroDurationMs ?? 0);
   const logs = new LogsStore(options.ingestion, state.now);
+  const throttle =
+    options.throttling === undefined || options.throttling === false
+      ? undefined
+      : createThrottle({
+          ...ARM_SUBSCRIPTION_LIMITS,
+          ...(options.throttling === true ? {} : options.throttling),
+        });
   if (estate.logs !== undefined) {
     try {
       logs.restore(estate.logs);
@@ -533,6 +549,12 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     if (subscriptionId !== undefined && state.subscription(subscriptionId) === undefined) {
       throw subscriptionNotFound(subscriptionId);
     }
+    // ARM throttles at its front door, before the resource provider sees the request.
+    const charged =
+      throttle === undefined || subscriptionId === undefined || matched.dataPlane === true
+        ? undefined
+        : throttle.charge(subscriptionId, method);
+    if (charged?.refusal !== undefined) throw charged.refusal;
     if (
       apiVersion !== undefined &&
       matched.apiVersions !== "any" &&
@@ -584,7 +606,15 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
         };
       },
     };
-    return { response: await matched.handle(ctx), route: matched, subscriptionId };
+    const response = await matched.handle(ctx);
+    return {
+      response:
+        charged === undefined
+          ? response
+          : { ...response, headers: { ...charged.headers, ...response.headers } },
+      route: matched,
+      subscriptionId,
+    };
   };
 
   const { key, cert } = await simulatorCertificate();
@@ -641,6 +671,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Simulat
     },
     setIngestionDown(down, downOptions) {
       logs.setDown(down, downOptions?.retryAfterSeconds);
+    },
+    get throttledRequests() {
+      return throttle?.throttled ?? 0;
     },
     close() {
       closed ??= new Promise<void>((resolve) => {

@@ -80,6 +80,15 @@ export class SimState {
   /** When the estate was loaded, by `now`. */
   readonly loadedAt: Date;
   private readonly resources = new Map<string, ArmResource>();
+  /**
+   * Lists without scanning: by lower-case type, then by each enclosing scope of the id (subscription,
+   * resource group, the resource a child or extension resource sits under), the resources in estate
+   * order. A scope is every even-length prefix of the id's segments; the odd ones (…/providers/NS)
+   * name nothing and are skipped.
+   */
+  private readonly byTypeAndScope = new Map<string, Map<string, ArmResource>>();
+  /** By lower-case resource group id: the resources in it, in estate order (for groups the estate leaves out). */
+  private readonly groupMembers = new Map<string, Map<string, ArmResource>>();
   /** Top-level fields the simulator gave resources at load (by lower-case id), left out of exports while unchanged. */
   private readonly loadDefaults = new Map<string, Map<string, string>>();
 
@@ -124,7 +133,26 @@ export class SimState {
 
   /** Adds or replaces (keeping its place in the listing order). */
   put(resource: ArmResource): void {
-    this.resources.set(normalizeId(resource.id), resource);
+    const key = normalizeId(resource.id);
+    this.resources.set(key, resource);
+    for (const bucket of this.bucketsOf(key, resource.type, true)) bucket.set(key, resource);
+  }
+
+  /** The index buckets a resource belongs to (created when `create`). */
+  private bucketsOf(key: string, type: string, create: boolean): Map<string, ArmResource>[] {
+    const buckets: Map<string, ArmResource>[] = [];
+    const segments = key.split("/").slice(1);
+    const lowerType = type.toLowerCase();
+    for (let length = 2; length < segments.length; length += 2) {
+      const scope = `/${segments.slice(0, length).join("/")}`;
+      const bucket = indexBucket(this.byTypeAndScope, `${lowerType} ${scope}`, create);
+      if (bucket !== undefined) buckets.push(bucket);
+      if (length === 4 && segments[2] === "resourcegroups") {
+        const members = indexBucket(this.groupMembers, scope, create);
+        if (members !== undefined) buckets.push(members);
+      }
+    }
+    return buckets;
   }
 
   /**
@@ -141,16 +169,42 @@ export class SimState {
   }
 
   delete(id: string): boolean {
-    return this.resources.delete(normalizeId(id));
+    const key = normalizeId(id);
+    const resource = this.resources.get(key);
+    if (resource === undefined) return false;
+    for (const bucket of this.bucketsOf(key, resource.type, false)) bucket.delete(key);
+    return this.resources.delete(key);
   }
 
-  /** Resources of `type` whose id starts with `scope` (a subscription or resource group id), in estate order. */
+  /**
+   * Resources of `type` whose id starts with `scope` (a subscription, a resource group, or the resource
+   * they sit under), in estate order: the stored resources themselves, from an index (no scan).
+   */
   list(type: string, scope: string): ArmResource[] {
-    const prefix = `${normalizeId(scope)}/`;
+    const normalized = normalizeId(scope);
     const lowerType = type.toLowerCase();
+    // "/a/b" splits into three: an odd count is an even number of segments, a scope the index keeps.
+    if (normalized.split("/").length % 2 === 1) {
+      return [...(this.byTypeAndScope.get(`${lowerType} ${normalized}`)?.values() ?? [])];
+    }
+    // Not a scope the index keeps (e.g. ".../providers"): rare, scanned.
+    const prefix = `${normalized}/`;
     return [...this.resources.entries()]
       .filter(([key, r]) => key.startsWith(prefix) && r.type.toLowerCase() === lowerType)
       .map(([, r]) => r);
+  }
+
+  /** The resources in a resource group (by its id), in estate order. */
+  membersOf(groupId: string): ArmResource[] {
+    return [...(this.groupMembers.get(normalizeId(groupId))?.values() ?? [])];
+  }
+
+  /** Lower-case ids of the resource groups that hold resources in a subscription, in order of their first resource. */
+  groupsWithMembers(subscriptionId: string): string[] {
+    const prefix = `/subscriptions/${subscriptionId.toLowerCase()}/resourcegroups/`;
+    return [...this.groupMembers.entries()]
+      .filter(([key, members]) => key.startsWith(prefix) && members.size > 0)
+      .map(([key]) => key);
   }
 
   all(): ArmResource[] {
@@ -187,6 +241,19 @@ function pricingsOf(s: StoredSubscription): { pricings?: Record<string, EstatePr
   return explicit.length === 0
     ? {}
     : { pricings: Object.fromEntries(explicit.map((p) => [p.name, clone(p.pricing)])) };
+}
+
+function indexBucket(
+  index: Map<string, Map<string, ArmResource>>,
+  key: string,
+  create: boolean,
+): Map<string, ArmResource> | undefined {
+  let bucket = index.get(key);
+  if (bucket === undefined && create) {
+    bucket = new Map();
+    index.set(key, bucket);
+  }
+  return bucket;
 }
 
 export function normalizeId(id: string): string {

@@ -243,11 +243,7 @@ function listRoute(template: string, scope: (ctx: RouteContext) => string): Prov
     match: pattern(template),
     apiVersions: API_COLLECTIONS_API_VERSIONS,
     typeName: "apiCollections",
-    handle: (ctx) =>
-      page(
-        ctx,
-        ctx.state.list(API_COLLECTION_TYPE, scope(ctx)).map((r) => clone(r)),
-      ),
+    handle: (ctx) => page(ctx, ctx.state.list(API_COLLECTION_TYPE, scope(ctx)), clone),
   };
 }
 
@@ -269,11 +265,7 @@ export const apiCollectionsModule: ProviderModule = {
       match: pattern(COLLECTIONS),
       apiVersions: API_COLLECTIONS_API_VERSIONS,
       typeName: "apiCollections",
-      handle: (ctx) =>
-        page(
-          ctx,
-          ctx.state.list(API_COLLECTION_TYPE, requireService(ctx).id).map((r) => clone(r)),
-        ),
+      handle: (ctx) => page(ctx, ctx.state.list(API_COLLECTION_TYPE, requireService(ctx).id), clone),
     },
     {
       method: "GET",

@@ -173,18 +173,14 @@ export const apiManagementModule: ProviderModule = {
     route("/subscriptions/{subscriptionId}/providers/Microsoft.ApiManagement/service", "service", (ctx) =>
       page(
         ctx,
-        ctx.state
-          .list(APIM_SERVICE_TYPE, `/subscriptions/${ctx.params.subscriptionId ?? ""}`)
-          .map((r) => clone(r)),
+        ctx.state.list(APIM_SERVICE_TYPE, `/subscriptions/${ctx.params.subscriptionId ?? ""}`),
+        clone,
       ),
     ),
     route(SERVICES, "service", (ctx) => {
       const { subscriptionId = "", resourceGroupName = "" } = ctx.params;
       const scope = `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroupName}`;
-      return page(
-        ctx,
-        ctx.state.list(APIM_SERVICE_TYPE, scope).map((r) => clone(r)),
-      );
+      return page(ctx, ctx.state.list(APIM_SERVICE_TYPE, scope), clone);
     }),
     route(SERVICE, "service", (ctx) => ({ status: 200, body: clone(requireService(ctx)) })),
     route(`${SERVICE}/apis`, "service/apis", list(APIM_API_TYPE, asApi)),

@@ -355,12 +355,7 @@ export const containerServiceModule: ProviderModule = {
       apiVersions: MANAGED_CLUSTERS_API_VERSIONS,
       typeName: "managedClusters",
       handle: (ctx) =>
-        page(
-          ctx,
-          ctx.state
-            .list(CLUSTER_TYPE, `/subscriptions/${ctx.params.subscriptionId ?? ""}`)
-            .map((r) => clone(r)),
-        ),
+        page(ctx, ctx.state.list(CLUSTER_TYPE, `/subscriptions/${ctx.params.subscriptionId ?? ""}`), clone),
     },
     {
       method: "GET",
@@ -370,10 +365,7 @@ export const containerServiceModule: ProviderModule = {
       handle: (ctx) => {
         const { subscriptionId = "", resourceGroupName = "" } = ctx.params;
         const scope = `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroupName}`;
-        return page(
-          ctx,
-          ctx.state.list(CLUSTER_TYPE, scope).map((r) => clone(r)),
-        );
+        return page(ctx, ctx.state.list(CLUSTER_TYPE, scope), clone);
       },
     },
     {

@@ -1,8 +1,9 @@
 /**
- * Azure Resource Graph's query API, for the table autoprotect reads: `securityresources`, holding the
- * estate's Defender for Cloud assessments as Resource Graph shows them (sim/defender.ts), queried with
- * the simulator's KQL subset (sim/kql.ts). Anything the subset does not implement, and any other
- * table, is refused: never a silently wrong answer.
+ * Azure Resource Graph's query API, for the two tables autoprotect reads, queried with the simulator's
+ * KQL subset (sim/kql.ts): `securityresources`, holding the estate's Defender for Cloud assessments as
+ * Resource Graph shows them (sim/defender.ts), and `resources`, the estate's resources (discovery counts
+ * them by subscription and type). Anything the subset does not implement, and any other table, is
+ * refused: never a silently wrong answer.
  *
  * `POST /providers/Microsoft.ResourceGraph/resources` (2024-04-01, 2022-10-01, 2021-03-01) with
  * `{ subscriptions, query, options: { $top, $skip, $skipToken, resultFormat } }`, answered
@@ -121,6 +122,39 @@ function topOf(options: Readonly<Record<string, unknown>>): number {
   return top;
 }
 
+const RESOURCES: readonly StreamColumn[] = [
+  { name: "id", type: "string" },
+  { name: "name", type: "string" },
+  { name: "type", type: "string" },
+  { name: "location", type: "string" },
+  { name: "resourceGroup", type: "string" },
+  { name: "subscriptionId", type: "string" },
+  { name: "properties", type: "dynamic" },
+  { name: "tags", type: "dynamic" },
+];
+
+/** The estate's resources in scope as Resource Graph's `resources` table has them (types in lower case). */
+function resourcesTable(state: SimState, scope: ReadonlySet<string>): LogTable {
+  const rows = state.all().flatMap((r) => {
+    const match = /^\/subscriptions\/([^/]+)(?:\/resourcegroups\/([^/]+))?/i.exec(r.id);
+    const subscriptionId = match?.[1];
+    if (subscriptionId === undefined || !scope.has(subscriptionId.toLowerCase())) return [];
+    return [
+      {
+        id: r.id,
+        name: r.name,
+        type: r.type.toLowerCase(),
+        location: typeof r.location === "string" ? r.location : "",
+        resourceGroup: (match?.[2] ?? "").toLowerCase(),
+        subscriptionId,
+        properties: structuredClone(r.properties ?? null),
+        tags: structuredClone(r.tags ?? null),
+      },
+    ];
+  });
+  return { name: "resources", columns: RESOURCES, rows };
+}
+
 function answer(state: SimState, body: Readonly<Record<string, unknown>>): RouteResponse {
   const query = body.query;
   if (typeof query !== "string" || query.trim() === "") {
@@ -136,20 +170,27 @@ function answer(state: SimState, body: Readonly<Record<string, unknown>>): Route
   if (format !== "objectArray" && format !== "table") {
     throw invalidQuery("InvalidResultFormat", "resultFormat must be 'objectArray' or 'table'.");
   }
-  const lag = assessmentLag(state);
-  const table: LogTable = {
-    name: "securityresources",
-    columns: SECURITY_RESOURCES,
-    rows: assessmentsIn(state, scopeOf(state, body.subscriptions)).map((a) => graphRow(state, a, lag)),
+  const scope = scopeOf(state, body.subscriptions);
+  const tableOf = (name: string): LogTable | undefined => {
+    // Resource Graph's table names are not case-sensitive (SecurityResources, securityresources).
+    switch (name.toLowerCase()) {
+      case "securityresources": {
+        const lag = assessmentLag(state);
+        return {
+          name: "securityresources",
+          columns: SECURITY_RESOURCES,
+          rows: assessmentsIn(state, scope).map((a) => graphRow(state, a, lag)),
+        };
+      }
+      case "resources":
+        return resourcesTable(state, scope);
+      default:
+        return undefined;
+    }
   };
   let result;
   try {
-    // Resource Graph's table names are not case-sensitive (SecurityResources, securityresources).
-    result = runQuery(
-      query,
-      (name) => (name.toLowerCase() === "securityresources" ? table : undefined),
-      state.now(),
-    );
+    result = runQuery(query, tableOf, state.now());
   } catch (error) {
     if (error instanceof QueryRefusal) throw invalidQuery(refusalCode(error), error.message);
     throw error;
@@ -158,7 +199,10 @@ function answer(state: SimState, body: Readonly<Record<string, unknown>>): Route
   const top = topOf(options);
   const rows = result.rows.slice(offset, offset + top);
   const more = offset + top < result.rows.length;
-  const paged = result.columns.some((c) => c.name === "id");
+  // Resource Graph cannot page a query that limits itself (limit, take, sample) or whose columns are all
+  // dynamic: the rest is then cut off, with no $skipToken (Resource Graph's "paging results" guidance).
+  const paged =
+    !/\|\s*(?:limit|take|sample)\b/i.test(query) && result.columns.some((c) => c.type !== "dynamic");
   const dynamic = new Set(result.columns.filter((c) => c.type === "dynamic").map((c) => c.name));
   const cell = (name: string, value: unknown): unknown =>
     dynamic.has(name) && typeof value === "string" ? (JSON.parse(value) as unknown) : value;
@@ -177,7 +221,6 @@ function answer(state: SimState, body: Readonly<Record<string, unknown>>): Route
     body: {
       totalRecords: result.rows.length,
       count: rows.length,
-      // Resource Graph pages only results that carry `id`; without it the rest is cut off.
       resultTruncated: more && !paged ? "true" : "false",
       ...(more && paged ? { $skipToken: Buffer.from(String(offset + top), "utf8").toString("base64") } : {}),
       facets: [],

@@ -38,8 +38,7 @@ export function resourceGroupOf(state: SimState, subscriptionId: string, resourc
   const key = groupKey(subscriptionId, resourceGroup);
   const listed = state.get(key);
   if (listed !== undefined) return clone(listed);
-  const members = state.all().filter((r) => r.id.toLowerCase().startsWith(`${key}/`));
-  return synthesize(subscriptionId, resourceGroup, members);
+  return synthesize(subscriptionId, resourceGroup, state.membersOf(key));
 }
 
 /** Listed groups first, then the unlisted groups that hold resources. */
@@ -47,18 +46,9 @@ function listGroups(state: SimState, subscriptionId: string): ArmResource[] {
   const scope = `/subscriptions/${subscriptionId}`;
   const groups = new Map<string, ArmResource>();
   for (const group of state.list(GROUP_TYPE, scope)) groups.set(group.name.toLowerCase(), clone(group));
-  for (const resource of state.all()) {
-    const segments = resource.id.split("/");
-    const name = segments[4];
-    if (
-      name === undefined ||
-      segments[2]?.toLowerCase() !== subscriptionId.toLowerCase() ||
-      segments[3]?.toLowerCase() !== "resourcegroups" ||
-      groups.has(name.toLowerCase())
-    ) {
-      continue;
-    }
-    groups.set(name.toLowerCase(), resourceGroupOf(state, subscriptionId, name));
+  for (const key of state.groupsWithMembers(subscriptionId)) {
+    const name = key.split("/")[4] ?? "";
+    if (!groups.has(name)) groups.set(name, resourceGroupOf(state, subscriptionId, name));
   }
   return [...groups.values()];
 }

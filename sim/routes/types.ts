@@ -132,15 +132,22 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** `{ value, nextLink }` pages of `pageSize` items; `$skipToken` is the offset of the page. */
-export function page(ctx: RouteContext, items: readonly unknown[]): RouteResponse {
+/**
+ * `{ value, nextLink }` pages of `pageSize` items; `$skipToken` is the offset of the page. `view` (a
+ * copy, say) is applied to the items of the page served only.
+ */
+export function page<T>(
+  ctx: RouteContext,
+  items: readonly T[],
+  view: (item: T) => unknown = (item) => item,
+): RouteResponse {
   const token = ctx.request.query.$skipToken;
   const offset = token === undefined ? 0 : Number(token);
   if (!Number.isInteger(offset) || offset < 0) {
     throw badRequest("InvalidSkipToken", `The skip token '${token ?? ""}' is not valid.`);
   }
   const end = offset + ctx.pageSize;
-  const body: { value: unknown[]; nextLink?: string } = { value: items.slice(offset, end) };
+  const body: { value: unknown[]; nextLink?: string } = { value: items.slice(offset, end).map(view) };
   if (end < items.length) {
     const path = ctx.request.path.split("/").map(encodeURIComponent).join("/");
     body.nextLink = `${ctx.endpoint}${path}?api-version=${encodeURIComponent(ctx.request.apiVersion)}&$skipToken=${end}`;

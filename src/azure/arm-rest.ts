@@ -76,17 +76,25 @@ export async function runLongRunningOperation(
       processResult: (result) => Promise.resolve((result as PathUncheckedResponse).body as unknown),
     },
   );
-  const waited = AbortSignal.timeout(deadlineMs);
+  // A timer of our own, cleared when the wait ends: AbortSignal.timeout would keep the operation's
+  // objects alive for the whole deadline.
+  const waited = new AbortController();
+  const timer = setTimeout(() => {
+    waited.abort();
+  }, deadlineMs);
+  timer.unref();
   try {
-    return await poller.pollUntilDone({ abortSignal: waited });
+    return await poller.pollUntilDone({ abortSignal: waited.signal });
   } catch (error) {
-    if (waited.aborted) {
+    if (waited.signal.aborted) {
       throw new DeadlineExceededError(
         `the operation was accepted and is still running after ${String(Math.round(deadlineMs / 1000))} s`,
         "operation",
       );
     }
     throw toAzureApiError(error);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -56,17 +56,36 @@ export function runTimeLeftMs(now: number = Date.now()): number {
   return deadline === undefined ? Number.POSITIVE_INFINITY : deadline - now;
 }
 
-/** A signal that aborts when `outer` (the caller's) or `own` does. */
-function eitherSignal(outer: AbortSignalLike | undefined, own: AbortSignal): AbortSignalLike {
-  if (outer === undefined) return own;
-  if (outer.aborted) return outer;
-  const both = new AbortController();
+/**
+ * A signal that aborts after `ms`, or when `outer` (the caller's) does; `done()` clears its timer and
+ * its listener on `outer` as soon as the call has ended. (`AbortSignal.timeout` would keep every
+ * call's timer, and through it the call's request and answer, alive for the whole deadline: a
+ * worker making thousands of calls a minute would hold minutes of them.)
+ */
+function deadlineSignal(
+  outer: AbortSignalLike | undefined,
+  ms: number,
+): { readonly signal: AbortSignalLike; readonly timedOut: () => boolean; done(): void } {
+  const own = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    own.abort();
+  }, ms);
+  timer.unref();
   const abort = (): void => {
-    both.abort();
+    own.abort();
   };
-  outer.addEventListener("abort", abort, { once: true });
-  own.addEventListener("abort", abort, { once: true });
-  return both.signal;
+  if (outer?.aborted === true) own.abort();
+  else outer?.addEventListener("abort", abort, { once: true });
+  return {
+    signal: own.signal,
+    timedOut: () => timedOut,
+    done() {
+      clearTimeout(timer);
+      outer?.removeEventListener("abort", abort);
+    },
+  };
 }
 
 function describeRequest(request: PipelineRequest): string {
@@ -94,17 +113,19 @@ export function callDeadlinePolicy(limits: CallLimits): PipelinePolicy {
         );
       const wait = deadlineAt - started;
       if (wait <= 0) throw exceeded();
-      const timeout = AbortSignal.timeout(wait);
-      request.abortSignal = eitherSignal(request.abortSignal, timeout);
+      const deadline = deadlineSignal(request.abortSignal, wait);
+      request.abortSignal = deadline.signal;
       try {
         return await next(request);
       } catch (error) {
-        if (timeout.aborted) throw exceeded();
+        if (deadline.timedOut()) throw exceeded();
         // Every attempt the retry policy allowed timed out: the service is not answering.
         if (isRestError(error) && error.code === "ETIMEDOUT") {
           throw new DeadlineExceededError(`${what}: no answer to any attempt (${error.message})`, "call");
         }
         throw error;
+      } finally {
+        deadline.done();
       }
     },
   };
@@ -139,14 +160,14 @@ export function attemptLimitPolicy(limits: CallLimits): PipelinePolicy {
   return {
     name: "autoprotectAttemptLimit",
     async sendRequest(request, next): Promise<PipelineResponse> {
-      const attempt = AbortSignal.timeout(limits.attemptTimeoutMs);
       const outer = request.abortSignal;
-      request.abortSignal = eitherSignal(outer, attempt);
+      const attempt = deadlineSignal(outer, limits.attemptTimeoutMs);
+      request.abortSignal = attempt.signal;
       let response: PipelineResponse;
       try {
         response = await next(request);
       } catch (error) {
-        if (attempt.aborted && outer?.aborted !== true) {
+        if (attempt.timedOut() && outer?.aborted !== true) {
           // ETIMEDOUT is one of the system errors the SDK's exponential retry strategy retries.
           throw new RestError(
             `${describeRequest(request)}: no answer within ${String(limits.attemptTimeoutMs)} ms`,
@@ -155,6 +176,7 @@ export function attemptLimitPolicy(limits: CallLimits): PipelinePolicy {
         }
         throw error;
       } finally {
+        attempt.done();
         request.abortSignal = outer;
       }
       const delay = retryAfterSeconds(response);

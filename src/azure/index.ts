@@ -17,7 +17,7 @@ export interface AzureGateway {
   readonly logAnalytics: LogAnalyticsAdapter;
   readonly apim: ApimAdapter;
   readonly monitor: MonitorAdapter;
-  /** Defender for Cloud's assessments, through Azure Resource Graph. */
+  /** Azure Resource Graph: Defender for Cloud's assessments, and discovery (which subscriptions hold anything to reconcile). */
   readonly resourceGraph: ResourceGraphAdapter;
 }
 

@@ -1,6 +1,12 @@
 /**
- * Azure Resource Graph (Microsoft.ResourceGraph): Defender for Cloud's assessments of the resources
- * autoprotect checks, read with one query per subscription (or many subscriptions at once) over
+ * Azure Resource Graph (Microsoft.ResourceGraph), for two reads that would otherwise cost one or two
+ * requests per subscription or per resource. Nothing is ever planned from it: every write is planned
+ * from ARM's own read of the resource.
+ *
+ * Discovery: which subscriptions hold anything autoprotect reconciles (one query instead of listings
+ * per subscription), so a tenant's sweep can skip empty subscriptions.
+ *
+ * Defender for Cloud's assessments of the resources autoprotect checks, read with one query per subscription (or many subscriptions at once) over
  * `securityresources`, filtered to the assessments of src/model/defender.ts. The REST list of a
  * subscription's assessments (Microsoft.Security 2021-06-01) cannot be filtered, and returns every
  * assessment of every resource; @azure/arm-security would make the same unfiltered list.
@@ -8,8 +14,9 @@
  * `POST /providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01` (the newest stable version
  * in azure-rest-api-specs), answered `{ totalRecords, count, resultTruncated, $skipToken?, data }` with
  * `data` an array of objects (`resultFormat` objectArray, the default); pages of up to 1000 rows follow
- * `$skipToken` (ResourcesFirstPageQuery / ResourcesNextPageQuery examples). Paging needs `id` among the
- * columns, so the query keeps it.
+ * `$skipToken` (ResourcesFirstPageQuery / ResourcesNextPageQuery examples). Resource Graph cannot page a
+ * query that uses limit, take or sample, or whose columns are all dynamic; neither query here does, and
+ * an answer marked truncated is refused rather than read in part.
  */
 import type { Client } from "@azure-rest/core-client";
 import {
@@ -28,9 +35,26 @@ const PAGE_SIZE = 1000;
 /** Resource Graph takes at most 1000 subscriptions per query. */
 const MAX_SUBSCRIPTIONS = 1000;
 
+/** The types a sweep reconciles, as Resource Graph spells them (lower case). */
+export const DISCOVERED_TYPES = [
+  "microsoft.containerservice/managedclusters",
+  "microsoft.kubernetes/connectedclusters",
+  "microsoft.apimanagement/service",
+] as const;
+
+export const DISCOVERY_QUERY =
+  "resources" +
+  ` | where type in~ (${DISCOVERED_TYPES.map((t) => `'${t}'`).join(", ")})` +
+  " | summarize count() by subscriptionId, type";
+
 export interface ResourceGraphAdapter {
   /** Defender for Cloud's assessments that autoprotect compares with its checks, in these subscriptions. */
   listDefenderAssessments(subscriptionIds: readonly string[]): Promise<AssessmentSnapshot[]>;
+  /**
+   * Subscription (lower case) → how many resources of each reconciled type it holds; subscriptions
+   * with none are absent. `subscriptionIds`: the scope (default: every subscription the identity sees).
+   */
+  countTargets(subscriptionIds?: readonly string[]): Promise<Map<string, Record<string, number>>>;
 }
 
 function kqlString(text: string): string {
@@ -98,13 +122,17 @@ export function createResourceGraphAdapter(
   connection: AzureConnection,
   client: Client = createArmRestClient(connection),
 ): ResourceGraphAdapter {
-  const page = async (subscriptions: readonly string[], skipToken: string | undefined) => {
+  const page = async (
+    query: string,
+    subscriptions: readonly string[] | undefined,
+    skipToken: string | undefined,
+  ) => {
     const response = await client.pathUnchecked(PATH).post({
       queryParameters: { "api-version": RESOURCE_GRAPH_API_VERSION },
       contentType: "application/json",
       body: {
-        subscriptions,
-        query: defenderAssessmentsQuery(),
+        ...(subscriptions === undefined ? {} : { subscriptions }),
+        query,
         options: {
           resultFormat: "objectArray",
           ...(skipToken === undefined ? { $top: PAGE_SIZE } : { $skipToken: skipToken }),
@@ -113,32 +141,55 @@ export function createResourceGraphAdapter(
     });
     return record(expectStatus(response, "200"));
   };
+  /** Every row of a query over these subscriptions (all the identity sees when undefined), page by page. */
+  const rows = async (query: string, subscriptions: readonly string[] | undefined): Promise<unknown[]> => {
+    const all: unknown[] = [];
+    let skipToken: string | undefined;
+    do {
+      const body = await page(query, subscriptions, skipToken);
+      if (String(body.resultTruncated).toLowerCase() === "true") {
+        // Never decide from part of the answer.
+        throw new AzureApiError("Resource Graph truncated its answer", "ResultTruncated", 200);
+      }
+      if (Array.isArray(body.data)) all.push(...(body.data as unknown[]));
+      skipToken = text(body.$skipToken);
+    } while (skipToken !== undefined);
+    return all;
+  };
+  const chunks = (ids: readonly string[]): string[][] => {
+    const out: string[][] = [];
+    for (let i = 0; i < ids.length; i += MAX_SUBSCRIPTIONS) out.push(ids.slice(i, i + MAX_SUBSCRIPTIONS));
+    return out;
+  };
   return {
     listDefenderAssessments: (subscriptionIds) =>
       azureCall(async () => {
         const found: AssessmentSnapshot[] = [];
-        for (let i = 0; i < subscriptionIds.length; i += MAX_SUBSCRIPTIONS) {
-          const subscriptions = subscriptionIds.slice(i, i + MAX_SUBSCRIPTIONS);
-          let skipToken: string | undefined;
-          do {
-            const body = await page(subscriptions, skipToken);
-            if (String(body.resultTruncated).toLowerCase() === "true") {
-              // Never decide from part of the answer.
-              throw new AzureApiError(
-                "Resource Graph truncated the assessments' answer",
-                "ResultTruncated",
-                200,
-              );
-            }
-            const data = Array.isArray(body.data) ? (body.data as unknown[]) : [];
-            for (const row of data) {
-              const assessment = asAssessment(row);
-              if (assessment !== undefined) found.push(assessment);
-            }
-            skipToken = text(body.$skipToken);
-          } while (skipToken !== undefined);
+        for (const subscriptions of chunks(subscriptionIds)) {
+          for (const row of await rows(defenderAssessmentsQuery(), subscriptions)) {
+            const assessment = asAssessment(row);
+            if (assessment !== undefined) found.push(assessment);
+          }
         }
         return found;
+      }),
+
+    countTargets: (subscriptionIds) =>
+      azureCall(async () => {
+        const counts = new Map<string, Record<string, number>>();
+        const scopes = subscriptionIds === undefined ? [undefined] : chunks(subscriptionIds);
+        for (const subscriptions of scopes) {
+          for (const row of await rows(DISCOVERY_QUERY, subscriptions)) {
+            const { subscriptionId, type, count_ } = record(row);
+            if (typeof subscriptionId !== "string" || typeof type !== "string" || typeof count_ !== "number")
+              continue;
+            const key = subscriptionId.toLowerCase();
+            const known = counts.get(key) ?? {};
+            known[type.toLowerCase()] = (known[type.toLowerCase()] ?? 0) + count_;
+            counts.set(key, known);
+          }
+        }
+        return counts;
       }),
   };
 }

@@ -7,7 +7,8 @@ export const DEFAULT_SCHEDULE_TABLE = "AutoprotectSchedule";
 
 /**
  * The schedule ledger in Azure Table Storage, beside the rollout state: one entity per resource
- * (PartitionKey "schedule", RowKey the SHA-256 of the lower-cased id), replaced with If-Match.
+ * (PartitionKey "schedule", RowKey the SHA-256 of the lower-cased id), replaced with If-Match. A look
+ * that runs holds a lease in the same entity (LeaseId, LeaseUntil).
  */
 export function createTableScheduleLedger(options: TableOptions): ScheduleLedger {
   const client = tableClientFor(options, DEFAULT_SCHEDULE_TABLE);
@@ -20,13 +21,25 @@ export function createTableScheduleLedger(options: TableOptions): ScheduleLedger
     async get(resourceId) {
       await ensureTable();
       try {
-        const entity = await client.getEntity<{ ResourceId: string; Token: string; DueAt: string }>(
-          PARTITION,
-          rowKey(resourceId),
-        );
+        const entity = await client.getEntity<{
+          ResourceId: string;
+          Token: string;
+          DueAt: string;
+          LeaseId?: string;
+          LeaseUntil?: string;
+        }>(PARTITION, rowKey(resourceId));
         if (entity.etag === "") return undefined;
+        const lease =
+          typeof entity.LeaseId === "string" && entity.LeaseId !== "" && typeof entity.LeaseUntil === "string"
+            ? { id: entity.LeaseId, until: entity.LeaseUntil }
+            : undefined;
         return {
-          entry: { resourceId: entity.ResourceId, token: entity.Token, dueAt: entity.DueAt },
+          entry: {
+            resourceId: entity.ResourceId,
+            token: entity.Token,
+            dueAt: entity.DueAt,
+            ...(lease === undefined ? {} : { lease }),
+          },
           version: entity.etag,
         };
       } catch (error) {
@@ -42,6 +55,8 @@ export function createTableScheduleLedger(options: TableOptions): ScheduleLedger
         ResourceId: entry.resourceId,
         Token: entry.token,
         DueAt: entry.dueAt,
+        // Replace drops the columns a put leaves out: an entry without a lease has none.
+        ...(entry.lease === undefined ? {} : { LeaseId: entry.lease.id, LeaseUntil: entry.lease.until }),
       };
       try {
         if (expectedVersion === undefined) await client.createEntity(entity);

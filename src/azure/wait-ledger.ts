@@ -40,27 +40,53 @@ export function createTableWaitLedger(options: TableOptions): WaitLedger {
     async update(mode, subscriptionId, change) {
       await ensureTable();
       const partitionKey = partition(mode, subscriptionId);
-      for (const entry of change.start) {
+      const started = change.start.map((entry) => ({
+        partitionKey,
+        rowKey: rowKey(entry),
+        Check: entry.check,
+        ResourceId: entry.resourceId,
+        Since: entry.since,
+      }));
+      // A run that defers a service's thousand APIs starts a thousand waits: in transactions of up to
+      // 100 (one partition), one entity at a time only where a transaction hits one another run started.
+      for (const batch of batches(started)) {
         try {
-          await client.createEntity({
-            partitionKey,
-            rowKey: rowKey(entry),
-            Check: entry.check,
-            ResourceId: entry.resourceId,
-            Since: entry.since,
-          });
+          await client.submitTransaction(batch.map((entity) => ["create", entity]));
         } catch (error) {
-          // Another run started this wait first: its start stands.
-          if (!(isRestError(error) && error.statusCode === 409)) throw error;
+          if (!isRestError(error) || (error.statusCode !== 409 && error.statusCode !== 400)) throw error;
+          for (const entity of batch) {
+            try {
+              await client.createEntity(entity);
+            } catch (single) {
+              // Another run started this wait first: its start stands.
+              if (!(isRestError(single) && single.statusCode === 409)) throw single;
+            }
+          }
         }
       }
-      for (const entry of change.end) {
+      for (const batch of batches(change.end.map((entry) => rowKey(entry)))) {
         try {
-          await client.deleteEntity(partitionKey, rowKey(entry));
+          await client.submitTransaction(batch.map((key) => ["delete", { partitionKey, rowKey: key }]));
         } catch (error) {
-          if (!(isRestError(error) && error.statusCode === 404)) throw error;
+          if (!isRestError(error) || (error.statusCode !== 404 && error.statusCode !== 400)) throw error;
+          for (const key of batch) {
+            try {
+              await client.deleteEntity(partitionKey, key);
+            } catch (single) {
+              if (!(isRestError(single) && single.statusCode === 404)) throw single;
+            }
+          }
         }
       }
     },
   };
+}
+
+/** Table Storage takes at most 100 operations in one transaction. */
+const TRANSACTION_SIZE = 100;
+
+function batches<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += TRANSACTION_SIZE) out.push(items.slice(i, i + TRANSACTION_SIZE));
+  return out;
 }

@@ -4,6 +4,11 @@
  * look is already pending, and a message whose look has been superseded is dropped when it arrives.
  * Without it every event, sweep and retry would start its own chain of messages for a resource that
  * stays deferred for days (an instance over its capacity limit), and the chains would never merge.
+ *
+ * The ledger also holds a lease while a look runs: a worker claims the look before it runs it, and a
+ * message for a resource whose look is running elsewhere (the next sweep's, while this one's is still
+ * at work) waits until the lease ends. No resource, and so no subscription a sweep fanned out, is
+ * looked at twice at once, whichever instances the queue hands its messages to.
  */
 import { randomUUID } from "node:crypto";
 import { parseResourceId, ResourceIdError } from "../model/resource-id.js";
@@ -31,6 +36,8 @@ export interface LedgerEntry {
   readonly resourceId: string;
   readonly token: string;
   readonly dueAt: string;
+  /** While a look at the resource runs: who runs it, and until when at most (the trigger's budget). */
+  readonly lease?: { readonly id: string; readonly until: string };
 }
 
 /** One entry per resource, replaced by compare-and-swap. */
@@ -57,7 +64,20 @@ export interface ReconcileScheduler {
   ): Promise<RequeueRequest[]>;
   /** Whether a message is still its resource's pending look (false: superseded, drop it). */
   isCurrent(message: ReconcileMessage): Promise<boolean>;
+  /**
+   * Claims a message's look for `leaseSeconds`: `run` (release it when done), `superseded` (drop the
+   * message), or `running` (a look at the resource runs elsewhere: the message is sent again, due when
+   * that lease ends).
+   */
+  claim(message: ReconcileMessage, leaseSeconds: number): Promise<Claim>;
+  /** Ends a lease `claim` gave (the look is done, whatever became of it). */
+  release(claim: Extract<Claim, { kind: "run" }>): Promise<void>;
 }
+
+export type Claim =
+  | { readonly kind: "run"; readonly resourceId: string; readonly leaseId: string }
+  | { readonly kind: "superseded" }
+  | { readonly kind: "running"; readonly until: string };
 
 /** Azure Storage queues hide a message for at most 7 days. */
 export const MAX_VISIBILITY_SECONDS = 7 * 24 * 60 * 60;
@@ -81,10 +101,12 @@ export function createQueueScheduler(deps: {
         const pendingDue = current === undefined ? undefined : Date.parse(current.entry.dueAt);
         if (pendingDue !== undefined && pendingDue > at && pendingDue <= due + SAME_LOOK_SECONDS * 1000)
           continue;
+        // A look that runs keeps its lease: the new one waits for it (see claim).
         const entry: LedgerEntry = {
           resourceId: request.resourceId,
           token: randomUUID(),
           dueAt: new Date(due).toISOString(),
+          ...(current?.entry.lease === undefined ? {} : { lease: current.entry.lease }),
         };
         try {
           await deps.ledger.put(entry, current?.version);
@@ -114,13 +136,54 @@ export function createQueueScheduler(deps: {
       const current = await deps.ledger.get(message.resourceId);
       return current?.entry.token === message.token;
     },
+    async claim(message, leaseSeconds) {
+      for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt += 1) {
+        const current = await deps.ledger.get(message.resourceId);
+        if (current === undefined || current.entry.token !== message.token) return { kind: "superseded" };
+        const at = now().getTime();
+        const held = current.entry.lease;
+        if (held !== undefined && Date.parse(held.until) > at) {
+          // Due again when the running look's lease ends; the ledger still names this message's token.
+          const delay = Math.min(MAX_VISIBILITY_SECONDS, Math.ceil((Date.parse(held.until) - at) / 1000) + 1);
+          await deps.queue.send(message, delay);
+          return { kind: "running", until: held.until };
+        }
+        const lease = { id: randomUUID(), until: new Date(at + leaseSeconds * 1000).toISOString() };
+        try {
+          await deps.ledger.put({ ...current.entry, lease }, current.version);
+          return { kind: "run", resourceId: message.resourceId, leaseId: lease.id };
+        } catch (error) {
+          // Another worker claimed or rescheduled it in between: look again.
+          if (!(error instanceof ScheduleConflictError)) throw error;
+        }
+      }
+      return { kind: "superseded" };
+    },
+    async release(claim) {
+      for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt += 1) {
+        const current = await deps.ledger.get(claim.resourceId);
+        if (current?.entry.lease?.id !== claim.leaseId) return;
+        const { lease: _ended, ...entry } = current.entry;
+        try {
+          await deps.ledger.put(entry, current.version);
+          return;
+        } catch (error) {
+          if (!(error instanceof ScheduleConflictError)) throw error;
+        }
+      }
+    },
   };
 }
+
+/** Compare-and-swap rounds a claim or a release tries before it gives up. */
+const CLAIM_ATTEMPTS = 5;
 
 /** For the CLI and tests without a queue: nothing is scheduled (the CLI prints when to run again). */
 export const noScheduler: ReconcileScheduler = {
   schedule: () => Promise.resolve([]),
   isCurrent: () => Promise.resolve(true),
+  claim: (message) => Promise.resolve({ kind: "run", resourceId: message.resourceId, leaseId: "" }),
+  release: () => Promise.resolve(),
 };
 
 export class ReconcileMessageError extends Error {

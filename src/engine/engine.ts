@@ -6,6 +6,7 @@ import type { CheckId, Finding } from "../model/checks.js";
 import type { ClusterResource } from "../model/cluster.js";
 import { inScope, type Config } from "../model/config.js";
 import type { OutcomeRecord } from "../model/outcome.js";
+import type { PricingSnapshot } from "../model/pricing.js";
 import { parseResourceId, type ParsedResourceId } from "../model/resource-id.js";
 import { kindInfo, targetKindInfo, type TargetKind } from "../model/targets.js";
 import type { RolloutStateStore } from "../rollout/state-store.js";
@@ -18,7 +19,8 @@ import { reconcileCluster } from "./cluster.js";
 import { forEachConcurrently } from "./concurrency.js";
 import { budgetExhausted, describeError, outcomeOfError } from "./errors.js";
 import { reconcilePlanOverride } from "./plan-override.js";
-import { reconcilePlan } from "./plans.js";
+import { PLAN_CHECKS, reconcilePlan } from "./plans.js";
+import { createReadCache, withReadCache, type ReadCache } from "./read-cache.js";
 import { requeueRequests, type RequeueRequest } from "./requeue.js";
 import type { PlanName, RunContext, RunError, RunOptions } from "./run-context.js";
 import { boundWait, waitChanges, waitKey, type WaitLedger } from "./waits.js";
@@ -64,6 +66,8 @@ const SUBSCRIPTION_TYPE = "Microsoft.Resources/subscriptions";
 
 /** One run of the engine: a fresh cache of what has been read, shared by every resource the run touches. */
 class Run implements RunContext {
+  /** The worker's: shared by every run of this engine (read-cache.ts). */
+  private readonly shared: ReadCache;
   readonly outcomes: OutcomeRecord[] = [];
   readonly errors: RunError[] = [];
   private readonly groupTags = new Map<string, Promise<Record<string, string> | undefined>>();
@@ -77,9 +81,11 @@ class Run implements RunContext {
   private readonly loadedWaits = new Map<string, Map<string, string>>();
   /** Defender for Cloud's assessments and the agreement with them (agreement.ts). */
   private readonly defender: DefenderView;
+  /** Looks asked for besides those the outcomes ask for (a fanned-out subscription's services). */
+  private readonly looks: RequeueRequest[] = [];
 
   constructor(
-    private readonly engine: EngineOptions,
+    private readonly engine: EngineOptions & { readonly cache: ReadCache },
     readonly info: RunInfo,
     readonly options: RunOptions,
   ) {
@@ -91,6 +97,7 @@ class Run implements RunContext {
         this.loadedWaits.get(resourceId.split("/")[2]?.toLowerCase() ?? "")?.get(waitKey(check, resourceId)),
       unapplied: (finding) => this.unapplied(finding),
     });
+    this.shared = engine.cache;
   }
 
   get azure(): AzureGateway {
@@ -133,7 +140,10 @@ class Run implements RunContext {
   }
 
   result(): RunResult {
-    return { outcomes: this.outcomes, errors: this.errors, requeue: requeueRequests(this.outcomes) };
+    const requeue = [...requeueRequests(this.outcomes), ...this.looks].sort(
+      (a, b) => a.afterSeconds - b.afterSeconds,
+    );
+    return { outcomes: this.outcomes, errors: this.errors, requeue };
   }
 
   /** Loads the subscription's waits once per run, before any of its outcomes is emitted. */
@@ -267,6 +277,8 @@ class Run implements RunContext {
    * is turned on for it; a cluster that is not there is one `skipped` outcome, and nothing else.
    */
   private async reconcileOneCluster(id: ParsedResourceId): Promise<void> {
+    // The plan is read while the cluster is (a read only: nothing is written before the cluster is found).
+    const planRead = this.planFirstRead(id.subscriptionId, "Containers");
     let cluster: ClusterResource | undefined;
     try {
       cluster = await this.azure.aks.getCluster(id.id);
@@ -284,8 +296,11 @@ class Run implements RunContext {
       return;
     }
     this.notePlanUser(id.subscriptionId, "Containers");
-    await this.planReady(id.subscriptionId, "Containers");
-    await this.reconcileAks(id, cluster);
+    // The cluster's own checks do not wait for the plan's (nothing in them depends on it).
+    await Promise.all([
+      this.planReady(id.subscriptionId, "Containers", planRead),
+      this.reconcileAks(id, cluster),
+    ]);
   }
 
   /** An AKS cluster's checks: its one PUT's, and its own Containers plan. */
@@ -405,6 +420,16 @@ class Run implements RunContext {
       return;
     }
     this.engine.onDiscovered?.(services.length);
+    if (this.options.apimServices === "queue") {
+      for (const service of services) {
+        this.looks.push({
+          resourceId: service.id,
+          afterSeconds: 0,
+          reason: "the subscription's sweep: the service's rollout step is a look of its own",
+        });
+      }
+      return;
+    }
     await forEachConcurrently(services, this.engine.concurrency ?? 8, async (service) => {
       await reconcileApimService(this, service.id, service, undefined);
       this.settled(service.id);
@@ -471,14 +496,37 @@ class Run implements RunContext {
     this.planUsers.add(`${plan}/${subscriptionId}`.toLowerCase());
   }
 
-  planReady(subscriptionId: string, plan: PlanName): Promise<boolean> {
+  /**
+   * `firstRead`: the plan, already being read (in parallel with what the caller needed first). The check
+   * is the worker's one in flight for this plan, or its kept answer (read-cache.ts).
+   */
+  planReady(subscriptionId: string, plan: PlanName, firstRead?: Promise<PricingSnapshot>): Promise<boolean> {
     const key = `${plan}/${subscriptionId}`.toLowerCase();
     let ready = this.plans.get(key);
     if (ready === undefined) {
-      ready = reconcilePlan(this, subscriptionId, plan, this.planUsers.has(key));
+      const knownUser = this.planUsers.has(key);
+      ready = this.shared.planCheck(this.info.mode, plan, subscriptionId, knownUser, () =>
+        reconcilePlan(this, subscriptionId, plan, knownUser, firstRead),
+      );
       this.plans.set(key, ready);
     }
     return ready;
+  }
+
+  /** Starts reading the plan unless this run or the worker already knows the answer; never rejects. */
+  private planFirstRead(subscriptionId: string, plan: PlanName): Promise<PricingSnapshot> | undefined {
+    if (!this.enabled(PLAN_CHECKS[plan]) || this.plans.has(`${plan}/${subscriptionId}`.toLowerCase())) {
+      return undefined;
+    }
+    if (this.shared.planKnown(this.info.mode, plan, subscriptionId)) return undefined;
+    // One read in flight for concurrent runs; not kept (the check that uses it is what is kept).
+    const read = this.shared.read(
+      `plan-read/${subscriptionId}/${plan}`,
+      () => this.azure.security.getPricing(subscriptionId, plan),
+      () => false,
+    );
+    read.catch(() => undefined);
+    return read;
   }
 
   /** Status, reason and action for a finding that is reported rather than applied. */
@@ -524,6 +572,9 @@ export interface Engine {
 }
 
 export function createEngine(options: EngineOptions): Engine {
+  const clock = (): number => (options.now?.() ?? new Date()).getTime();
+  const cache = createReadCache({ ttlMs: options.config.readCacheSeconds * 1000, now: clock });
+  const shared = { ...options, azure: withReadCache(options.azure, cache), cache };
   return {
     reconcile(targets, info, runOptions = {}) {
       // One trace per run, correlated with what caused it (an event id, a request id).
@@ -537,7 +588,7 @@ export function createEngine(options: EngineOptions): Engine {
           "autoprotect.targets": targets.length,
         },
         async () => {
-          const run = new Run(options, info, runOptions);
+          const run = new Run(shared, info, runOptions);
           const work = async (): Promise<void> => {
             for (const target of targets) await run.reconcile(target);
           };

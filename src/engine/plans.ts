@@ -147,6 +147,8 @@ export async function reconcilePlan(
   subscriptionId: string,
   plan: PlanName,
   knownUser: boolean,
+  /** The plan, already being read by the caller (in parallel with the cluster it looked for). */
+  firstRead?: Promise<PricingSnapshot>,
 ): Promise<boolean> {
   const check = PLAN_CHECKS[plan];
   if (!run.enabled(check)) return true;
@@ -158,7 +160,7 @@ export async function reconcilePlan(
     startedAt: run.now().getTime(),
   };
   try {
-    const pricing = await run.azure.security.getPricing(subscriptionId, plan);
+    const pricing = await (firstRead ?? run.azure.security.getPricing(subscriptionId, plan));
     const finding = await planFinding(run, subscriptionId, plan, pricing, knownUser);
     if (finding.verdict !== "change" || run.info.mode === "audit") {
       run.emit({ ...base, ...run.unapplied(finding) });

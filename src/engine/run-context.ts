@@ -43,6 +43,12 @@ export interface RunOptions {
    * finish or reach their deadline.
    */
   readonly stop?: AbortSignal;
+  /**
+   * How a run on a subscription treats its API Management services: `inline` (default) takes each
+   * service's rollout step in this run; `queue` asks for a look of its own at each (`RunResult.requeue`,
+   * due at once), so a sweep fanned out over the queue spreads the services over instances too.
+   */
+  readonly apimServices?: "inline" | "queue";
 }
 
 /** What one run shares with the per-kind reconcilers: configuration, Azure, caches and the outcome stream. */

@@ -46,20 +46,34 @@ export function createReconcileQueueHandler(runtime: () => Runtime) {
       }
       throw error;
     }
-    if (!(await scheduler.isCurrent(message))) {
+    // The look is this worker's until it ends or the trigger's budget does: no other instance runs it meanwhile.
+    const claim = await scheduler.claim(message, Math.ceil(TRIGGER_BUDGETS.queue.totalMs / 1000));
+    if (claim.kind === "superseded") {
       context.debug(`superseded look at ${message.resourceId} dropped`);
       return undefined;
     }
+    if (claim.kind === "running") {
+      context.log(
+        `${message.resourceId} is being looked at elsewhere; this look is due again at ${claim.until}`,
+      );
+      return undefined;
+    }
     const mode = message.mode ?? config.mode;
-    const result = await reconcileResource(
-      { engine, coalescer },
-      message.resourceId,
-      { runId: context.invocationId, trigger: "queue", mode, correlationId: message.correlationId },
-      {
-        ...triggerRunOptions("queue", started),
-        ...(message.operation === undefined ? {} : { pendingOperations: [message.operation] }),
-      },
-    );
+    let result;
+    try {
+      result = await reconcileResource(
+        { engine, coalescer },
+        message.resourceId,
+        { runId: context.invocationId, trigger: "queue", mode, correlationId: message.correlationId },
+        {
+          ...triggerRunOptions("queue", started),
+          ...(message.operation === undefined ? {} : { pendingOperations: [message.operation] }),
+        },
+      );
+    } finally {
+      // Released before the run's follow-ups are scheduled: they are new looks, not this one.
+      await scheduler.release(claim);
+    }
     await finishRun(runtime(), context, result, message.correlationId, mode === "audit" ? { mode } : {});
     const failed = result.outcomes.filter((o) => o.Status === "failed");
     context.log(

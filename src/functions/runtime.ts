@@ -68,7 +68,12 @@ export const TRIGGER_BUDGETS: Readonly<
  * invocation holds an instance for the minutes an AKS update takes.
  */
 export function triggerRunOptions(trigger: Exclude<Trigger, "cli">, startedAt: number): RunOptions {
-  return { deadlineAt: startedAt + TRIGGER_BUDGETS[trigger].engineMs, operations: "start" };
+  return {
+    deadlineAt: startedAt + TRIGGER_BUDGETS[trigger].engineMs,
+    operations: "start",
+    // A queued look at a subscription (a sweep's) gives each API Management service a look of its own.
+    ...(trigger === "queue" ? { apimServices: "queue" as const } : {}),
+  };
 }
 
 export function createRuntime(

@@ -1,46 +1,70 @@
 import { app, type InvocationContext, type Timer } from "@azure/functions";
-import { forEachConcurrently } from "../engine/concurrency.js";
-import { mergeRunResults, type RunResult } from "../engine/engine.js";
 import { withRunDeadline } from "../azure/call-limits.js";
-import { finishRun, sharedRuntime, triggerRunOptions, TRIGGER_BUDGETS, type Runtime } from "./runtime.js";
+import type { RequeueRequest } from "../engine/requeue.js";
+import { forEachConcurrently } from "../engine/concurrency.js";
+import { describeError } from "../engine/errors.js";
+import { sharedRuntime, TRIGGER_BUDGETS, type Runtime } from "./runtime.js";
 
-const SWEEP_CONCURRENCY = 4;
+/** Looks scheduled at once: each is a ledger read, a ledger write and a queue message. */
+const SCHEDULE_CONCURRENCY = 16;
 
-/** The timer sweep: every subscription in scope (the allow-list, else all the identity can see). */
+export interface SweepResult {
+  /** The subscriptions in scope the sweep found. */
+  readonly subscriptions: readonly string[];
+  /** Those given a look of their own on the queue (the others had one pending already, or hold nothing). */
+  readonly scheduled: readonly string[];
+  /** With Resource Graph discovery: the subscriptions left out because they hold nothing to reconcile. */
+  readonly empty: readonly string[];
+}
+
+/**
+ * The timer sweep fans out: one look per subscription in scope goes on the queue (through the
+ * scheduler's ledger, so a subscription is never looked at twice at once), and the queue trigger
+ * runs them on as many instances as the queue's length asks for, each within its own budget. A
+ * subscription's look gives each of its API Management services a look of its own in turn.
+ */
 export function createSweepHandler(runtime: () => Runtime) {
-  return async (timer: Timer, context: InvocationContext): Promise<RunResult> => {
+  return async (timer: Timer, context: InvocationContext): Promise<SweepResult> => {
     const started = Date.now();
-    return withRunDeadline(started + TRIGGER_BUDGETS.timer.totalMs, () => handle(timer, context, started));
+    return withRunDeadline(started + TRIGGER_BUDGETS.timer.totalMs, () => handle(timer, context));
   };
 
-  async function handle(_timer: Timer, context: InvocationContext, started: number): Promise<RunResult> {
-    const { config, azure, engine } = runtime();
-    const subscriptionIds =
+  async function handle(_timer: Timer, context: InvocationContext): Promise<SweepResult> {
+    const { config, azure, scheduler } = runtime();
+    const subscriptions =
       config.subscriptions.length > 0 ? config.subscriptions : await azure.resources.listSubscriptionIds();
-    // Subscriptions in parallel, a few at a time: each run reads its own subscription's resources.
-    const results: RunResult[] = [];
-    await forEachConcurrently(subscriptionIds, SWEEP_CONCURRENCY, async (subscriptionId) => {
-      results.push(
-        await engine.reconcile(
-          [{ kind: "subscription", subscriptionId }],
-          {
-            runId: context.invocationId,
-            trigger: "timer",
-            mode: config.mode,
-            correlationId: context.invocationId,
-          },
-          triggerRunOptions("timer", started),
-        ),
-      );
+    let toLook = subscriptions;
+    if (config.discovery === "resource-graph") {
+      // One query instead of listing clusters and services in every subscription; each look still
+      // reads ARM itself before it writes anything. Discovery that fails loses no sweep: every
+      // subscription in scope is looked at, as without it.
+      try {
+        const counts = await azure.resourceGraph.countTargets(subscriptions);
+        toLook = subscriptions.filter((s) => counts.has(s.toLowerCase()));
+      } catch (error) {
+        const { code, message } = describeError(error);
+        context.warn(
+          `sweep: Resource Graph discovery failed (${code}: ${message}); looking at every subscription`,
+        );
+      }
+    }
+    const empty = subscriptions.filter((s) => !toLook.includes(s));
+    const scheduled: string[] = [];
+    await forEachConcurrently(toLook, SCHEDULE_CONCURRENCY, async (subscriptionId) => {
+      const look: RequeueRequest = {
+        resourceId: `/subscriptions/${subscriptionId}`,
+        afterSeconds: 0,
+        reason: "the timer sweep",
+      };
+      const sent = await scheduler.schedule([look], context.invocationId);
+      if (sent.length > 0) scheduled.push(subscriptionId);
     });
-    const result = mergeRunResults(results);
-    // Unfinished rollouts and busy resources get their next look without waiting for the next sweep.
-    await finishRun(runtime(), context, result, context.invocationId);
-    const failed = result.outcomes.filter((o) => o.Status === "failed").length;
     context.log(
-      `sweep of ${subscriptionIds.length} subscriptions: ${result.outcomes.length} outcomes, ${failed} failed, ${result.errors.length} errors`,
+      `sweep of ${String(subscriptions.length)} subscriptions: ${String(scheduled.length)} looks queued` +
+        (config.discovery === "resource-graph" ? `, ${String(empty.length)} hold nothing to reconcile` : "") +
+        `, ${String(toLook.length - scheduled.length)} already pending`,
     );
-    return result;
+    return { subscriptions, scheduled, empty };
   }
 }
 

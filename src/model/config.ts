@@ -35,6 +35,13 @@ export interface Config {
   readonly defenderLagHours: number | undefined;
   /** Deadlines of every Azure call. */
   readonly callLimits: CallLimits;
+  /** How long a worker keeps reads its runs share (group tags, workspaces, service lists); 0: not at all. */
+  readonly readCacheSeconds: number;
+  /**
+   * How the timer sweep finds the subscriptions to look at: `arm` every subscription in scope;
+   * `resource-graph` only those Azure Resource Graph says hold a cluster or an API Management service.
+   */
+  readonly discovery: "arm" | "resource-graph";
 }
 
 /** Deadlines of every Azure call (src/azure/call-limits.ts applies them). */
@@ -96,6 +103,10 @@ export const CONFIG_VARIABLES = {
     "the longest Retry-After waited for within a run; longer ones defer the check (default 60)",
   AUTOPROTECT_OPERATION_TIMEOUT_SECONDS:
     "waiting for a long-running write (an AKS update) ends after this long; the check is deferred (default 1800)",
+  AUTOPROTECT_READ_CACHE_SECONDS:
+    "how long a worker keeps the reads its runs share (group tags, workspaces, plan on); 0 turns it off (default 60)",
+  AUTOPROTECT_DISCOVERY:
+    "arm (default: the sweep looks at every subscription in scope) or resource-graph (only those holding a cluster or an API Management service)",
   AUTOPROTECT_SWEEP_SCHEDULE:
     "NCRONTAB schedule of the timer sweep (Functions app setting; default every 6 hours)",
   AUTOPROTECT_INGESTION_ENDPOINT:
@@ -111,6 +122,14 @@ export const CONFIG_VARIABLES = {
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
+
+function discoveryOf(raw: string | undefined): Config["discovery"] {
+  const value = (raw ?? "").trim().toLowerCase() || "arm";
+  if (value !== "arm" && value !== "resource-graph") {
+    throw new ConfigError("AUTOPROTECT_DISCOVERY", `'${raw ?? ""}' is not 'arm' or 'resource-graph'`);
+  }
+  return value;
+}
 
 function list(value: string | undefined): string[] {
   return (value ?? "")
@@ -294,5 +313,7 @@ export function loadConfig(env: Env = process.env): Config {
         ? undefined
         : number(env, "AUTOPROTECT_DEFENDER_LAG_HOURS", 24, 0, 24 * 30),
     callLimits,
+    readCacheSeconds: number(env, "AUTOPROTECT_READ_CACHE_SECONDS", 60, 0, 300),
+    discovery: discoveryOf(env.AUTOPROTECT_DISCOVERY),
   };
 }

@@ -189,4 +189,39 @@ describe("delayed reconcile work on an Azure Storage queue (Azurite)", () => {
     ]);
     expect(world.sim.requests).toEqual([]);
   });
+
+  it("never runs a resource's look twice at once: a look due while another instance runs one waits for its lease", async () => {
+    world = await startFunctionsWorld(estate([cluster("aks-leased")]), azurite());
+    const { scheduler, queue, ledger } = isolatedScheduler();
+    const runtime = { ...world.runtime, scheduler };
+    const id = clusterId("aks-leased");
+    await scheduler.schedule([{ resourceId: id, afterSeconds: 0, reason: "sweep" }], "corr-1");
+    const [first] = await receiveAll(queue);
+    if (first === undefined) throw new Error("no message");
+    // Another instance is running the first look...
+    const running = await scheduler.claim(first, 600);
+    expect(running.kind).toBe("run");
+    // ...when the next sweep queues the resource again.
+    await scheduler.schedule([{ resourceId: id, afterSeconds: 0, reason: "sweep" }], "corr-2");
+    const [second] = await receiveAll(queue);
+    if (second === undefined) throw new Error("no message");
+    world.sim.clearRequests();
+    expect(
+      await createReconcileQueueHandler(() => runtime)(second, world.context("reconcileQueue")),
+    ).toBeUndefined();
+    expect(world.sim.requests).toEqual([]);
+    expect(world.logs.map((l) => l.text).join("\n")).toMatch(
+      /is being looked at elsewhere; this look is due again at/,
+    );
+    // It went back on the queue, hidden until the lease ends, and still names the current look.
+    expect(await receiveAll(queue)).toEqual([]);
+    expect((await ledger.get(id))?.entry.token).toBe(second.token);
+    if (running.kind !== "run") throw new Error("not claimed");
+    await scheduler.release(running);
+    expect((await ledger.get(id))?.entry.lease).toBeUndefined();
+    const result = await createReconcileQueueHandler(() => runtime)(second, world.context("reconcileQueue"));
+    expect(result?.outcomes.some((o) => o.Status === "remediated")).toBe(true);
+    // The run released its own lease when it ended.
+    expect((await ledger.get(id))?.entry.lease).toBeUndefined();
+  });
 });

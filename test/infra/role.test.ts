@@ -58,8 +58,10 @@ async function everyRequest(): Promise<RecordedRequest[]> {
         now: clock.now,
         rolloutStore: createFileStateStore(await mkdtemp(join(tmpdir(), "autoprotect-role-"))),
       });
-      // The timer sweep without an allow-list lists the subscriptions the identity can see.
+      // The timer sweep without an allow-list lists the subscriptions the identity can see, and with
+      // Resource Graph discovery asks which of them hold anything.
       const subscriptions = await azure.resources.listSubscriptionIds();
+      await azure.resourceGraph.countTargets(subscriptions);
       for (let round = 0; round < rounds; round += 1) {
         await engine.reconcile(
           subscriptions.map((subscriptionId) => ({ kind: "subscription" as const, subscriptionId })),

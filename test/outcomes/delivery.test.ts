@@ -9,6 +9,7 @@ import { startSimulator, type Simulator } from "../../sim/index.js";
 import { createOutcomeUploader } from "../../src/azure/ingestion.js";
 import { createTableSpool, DEFAULT_SPOOL_TABLE } from "../../src/azure/outcome-spool.js";
 import { simulatorCredential } from "../../src/cli/simulate.js";
+import { mergeRunResults } from "../../src/engine/engine.js";
 import { createSweepHandler } from "../../src/functions/sweep.js";
 import type { OutcomeRecord } from "../../src/model/outcome.js";
 import { deliverOutcomes, type OutcomeSpool } from "../../src/outcomes/delivery.js";
@@ -230,7 +231,11 @@ describe("a simulated sweep through the Functions runtime", () => {
         { ingestion: ingestionSim, ingestionToSimulator: true },
       );
       const w = world;
-      const sweep = () => createSweepHandler(() => w.runtime)(timer, w.context("sweep"));
+      // The timer queues a look per subscription; the queue trigger's runs deliver the outcomes.
+      const sweep = async () => {
+        await createSweepHandler(() => w.runtime)(timer, w.context("sweep"));
+        return mergeRunResults(await w.drainQueue());
+      };
       w.sim.setIngestionDown(true, { retryAfterSeconds: 0 });
       const first = await sweep();
       expect(w.sim.ingested(OUTCOME_STREAM)).toHaveLength(0);

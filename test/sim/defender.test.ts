@@ -121,7 +121,7 @@ describe("Resource Graph's securityresources", () => {
     ]);
   });
 
-  it("pages on $skipToken when the answer has ids, and cuts it off when it has none", async () => {
+  it("pages on $skipToken, and cuts off a query that limits itself or has only dynamic columns", async () => {
     const clusters = ["a", "b", "c"].map((n) => cluster(`aks-${n}`));
     const sim = await start(
       estateWith([...clusters, ...clusters.map((c) => assessment(c.id, KEYS.aksSensor, "Healthy"))]),
@@ -137,15 +137,16 @@ describe("Resource Graph's securityresources", () => {
       clusters.map((c) => `${c.id}/providers/Microsoft.Security/assessments/${KEYS.aksSensor}`),
     );
     expect(next.$skipToken).toBeUndefined();
-    const noIds = (await graph(sim, { query: "securityresources | project name", options: { $top: 2 } }))
-      .json as GraphBody;
-    expect(noIds).toMatchObject({ count: 2, resultTruncated: "true" });
-    expect(noIds.$skipToken).toBeUndefined();
+    for (const query of ["securityresources | project properties", "securityresources | take 3"]) {
+      const cut = (await graph(sim, { query, options: { $top: 2 } })).json as GraphBody;
+      expect(cut, query).toMatchObject({ count: 2, resultTruncated: "true" });
+      expect(cut.$skipToken, query).toBeUndefined();
+    }
   });
 
   it("refuses another table, and what the KQL subset does not implement, with Resource Graph's error", async () => {
     const sim = await start(estateWith([]));
-    const other = await graph(sim, { query: "resources | project id" });
+    const other = await graph(sim, { query: "resourcecontainers | project id" });
     expect(other.status).toBe(400);
     const errorOf = (json: unknown) =>
       (json as { error: { code: string; details: { code: string; message: string }[] } }).error;
@@ -153,7 +154,7 @@ describe("Resource Graph's securityresources", () => {
     expect(error.code).toBe("BadRequest");
     expect(error.details[0]?.code).toBe("InvalidQuery");
     expect(error.details[1]).toMatchObject({ code: "UnknownColumnOrTable" });
-    expect(error.details[1]?.message).toContain("resources");
+    expect(error.details[1]?.message).toContain("resourcecontainers");
     const unsupported = await graph(sim, { query: "securityresources | union resources" });
     expect(errorOf(unsupported.json).details[1]?.code).toBe("NotSupportedBySimulator");
     for (const body of [

@@ -1,5 +1,6 @@
 import type { TokenCredential } from "@azure/core-auth";
 import { InvocationContext } from "@azure/functions";
+import { QueueClient } from "@azure/storage-queue";
 import {
   startSimulator,
   type Estate,
@@ -8,7 +9,10 @@ import {
   type SimulatorOptions,
   type Simulator,
 } from "../../sim/index.js";
+import { RECONCILE_QUEUE } from "../../src/azure/queue.js";
 import { simulatorCredential } from "../../src/cli/simulate.js";
+import type { RunResult } from "../../src/engine/engine.js";
+import { createReconcileQueueHandler } from "../../src/functions/queue.js";
 import { createRuntime, type Runtime } from "../../src/functions/runtime.js";
 import type { Azurite } from "./azurite.js";
 import { BASE_ENV } from "./azure.js";
@@ -19,6 +23,11 @@ export interface FunctionsWorld {
   /** Every line the handlers logged, with its level. */
   readonly logs: { level: string; text: string }[];
   context(name?: string): InvocationContext;
+  /**
+   * Runs every look visible on the reconcile queue through the queue trigger, as the Functions host
+   * would, until none is left (looks due later stay); the runs' results, in order.
+   */
+  drainQueue(): Promise<RunResult[]>;
   close(): Promise<void>;
 }
 
@@ -60,17 +69,39 @@ export async function startFunctionsWorld(
     },
   );
   const logs: { level: string; text: string }[] = [];
+  // The queue is shared by the tests of a file (one Azurite): each world starts with it empty.
+  const queue = new QueueClient(azurite.connectionString, RECONCILE_QUEUE);
+  await queue.createIfNotExists();
+  await queue.clearMessages();
+  const context = (name = "test"): InvocationContext => {
+    invocations += 1;
+    return new InvocationContext({
+      invocationId: `inv-${String(invocations)}`,
+      functionName: name,
+      logHandler: (level, ...args) => logs.push({ level, text: args.map(String).join(" ") }),
+    });
+  };
   return {
     sim,
     runtime,
     logs,
-    context: (name = "test") => {
-      invocations += 1;
-      return new InvocationContext({
-        invocationId: `inv-${String(invocations)}`,
-        functionName: name,
-        logHandler: (level, ...args) => logs.push({ level, text: args.map(String).join(" ") }),
-      });
+    context,
+    async drainQueue() {
+      const handler = createReconcileQueueHandler(() => runtime);
+      const results: RunResult[] = [];
+      for (;;) {
+        const { receivedMessageItems } = await queue.receiveMessages({
+          numberOfMessages: 32,
+          visibilityTimeout: 60,
+        });
+        if (receivedMessageItems.length === 0) return results;
+        for (const item of receivedMessageItems) {
+          const body = Buffer.from(item.messageText, "base64").toString("utf8");
+          const result = await handler(body, context("reconcileQueue"));
+          if (result !== undefined) results.push(result);
+          await queue.deleteMessage(item.messageId, item.popReceipt);
+        }
+      }
     },
     close: () => sim.close(),
   };
