@@ -18,6 +18,14 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import {
+  apimApiResource,
+  apimServiceResource,
+  clusterExtension,
+  connectedCluster,
+  logAnalyticsWorkspace,
+  managedCluster,
+} from "../sim/builders.js";
 import type { ArmResource, Estate, FaultSpec, Simulator } from "../sim/index.js";
 import { startSimulator } from "../sim/index.js";
 import { createArmRestClient } from "../src/azure/arm-rest.js";
@@ -208,39 +216,15 @@ function faultSpec(cell: Cell): FaultSpec {
 }
 
 function cluster(name: string, properties: Record<string, unknown>): ArmResource {
-  return {
-    id: clusterId(name),
-    name,
-    type: "Microsoft.ContainerService/managedClusters",
-    location: "westeurope",
-    tags: {},
-    properties: {
-      provisioningState: "Succeeded",
-      powerState: { code: "Running" },
-      agentPoolProfiles: [{ name: "system", count: 3, mode: "System", enableNodePublicIP: false }],
-      networkProfile: { loadBalancerSku: "standard" },
-      ...properties,
-    },
-  };
+  return managedCluster(clusterId(name), { properties });
 }
 
 export function matrixEstate(): Estate {
-  const apis = API_NAMES.map((name) => ({
-    id: `${SERVICE_ID}/apis/${name}`,
-    name,
-    type: "Microsoft.ApiManagement/service/apis",
-    properties: { displayName: name, path: name, protocols: ["https"], isCurrent: true },
-  }));
+  const apis = API_NAMES.map((name) => apimApiResource(`${SERVICE_ID}/apis/${name}`, { displayName: name }));
   return {
     subscriptions: [{ subscriptionId: MATRIX_SUB }],
     resources: [
-      {
-        id: WORKSPACE_ID,
-        name: "law-matrix",
-        type: "Microsoft.OperationalInsights/workspaces",
-        location: "westeurope",
-        properties: { provisioningState: "Succeeded", publicNetworkAccessForIngestion: "Enabled" },
-      },
+      logAnalyticsWorkspace(WORKSPACE_ID),
       cluster("aks-open", { addonProfiles: {} }),
       cluster("aks-done", {
         addonProfiles: { azurepolicy: { enabled: true } },
@@ -249,18 +233,7 @@ export function matrixEstate(): Estate {
         },
         apiServerAccessProfile: { authorizedIPRanges: ["198.51.100.0/24"] },
       }),
-      {
-        id: SERVICE_ID,
-        name: "apim-matrix",
-        type: "Microsoft.ApiManagement/service",
-        location: "westeurope",
-        sku: { name: "Developer", capacity: 1 },
-        properties: {
-          provisioningState: "Succeeded",
-          publisherEmail: "ops@example.com",
-          publisherName: "Ops",
-        },
-      },
+      apimServiceResource(SERVICE_ID, "Developer"),
       ...apis,
       arcCluster("arc-open"),
       arcCluster("arc-done"),
@@ -314,23 +287,12 @@ function assessments(): ArmResource[] {
 }
 
 function arcCluster(name: string): ArmResource {
-  return {
-    id: arcId(name),
-    name,
-    type: "Microsoft.Kubernetes/connectedClusters",
-    location: "westeurope",
-    properties: { provisioningState: "Succeeded", connectivityStatus: "Connected", distribution: "k3s" },
-  };
+  return connectedCluster(arcId(name));
 }
 
 function arcExtension(cluster: string, extensionType: string, settings: Record<string, string>): ArmResource {
   const name = extensionType === "microsoft.policyinsights" ? "azurepolicy" : extensionType;
-  return {
-    id: `${arcId(cluster)}/providers/Microsoft.KubernetesConfiguration/extensions/${name}`,
-    name,
-    type: "Microsoft.KubernetesConfiguration/extensions",
-    properties: { extensionType, provisioningState: "Succeeded", configurationSettings: settings },
-  };
+  return clusterExtension(arcId(cluster), name, extensionType, { configurationSettings: settings });
 }
 
 /** The (check, resource) pairs a sweep of the matrix estate must report on. */

@@ -1,3 +1,9 @@
+import {
+  apiCollectionResource,
+  apimApiResource,
+  apimChildResource,
+  apimServiceResource,
+} from "../sim/builders.js";
 import type { ArmResource, Estate } from "../sim/index.js";
 
 /** What the generator made, for the benchmark's checks and report. */
@@ -170,33 +176,24 @@ export function generateApimEstate(
     tiers[tier] = (tiers[tier] ?? 0) + 1;
     const premium = tier === "Premium";
     const location = i % 3 === 2 ? "North Europe" : "West Europe";
-    resources.push({
-      id: serviceId,
-      name,
-      type: "Microsoft.ApiManagement/service",
-      location,
-      etag: "AAAAAAGIWfA=",
-      sku: { name: tier, capacity: tier === "Consumption" ? 0 : premium && size > 300 ? 2 : 1 },
-      tags: { team: group },
-      properties: {
-        publisherEmail: "apis@contoso.example",
-        publisherName: "Contoso",
-        provisioningState: "Succeeded",
-        targetProvisioningState: "",
-        gatewayUrl: `https://${name}.azure-api.net`,
-        virtualNetworkType: "None",
-        publicNetworkAccess: "Enabled",
-        additionalLocations:
-          premium && size > 300
-            ? [
-                {
-                  location: location === "West Europe" ? "North Europe" : "West Europe",
-                  sku: { name: tier, capacity: 1 },
-                },
-              ]
-            : [],
-      },
-    });
+    resources.push(
+      apimServiceResource(serviceId, tier, {
+        location,
+        sku: { name: tier, capacity: tier === "Consumption" ? 0 : premium && size > 300 ? 2 : 1 },
+        tags: { team: group },
+        properties: {
+          additionalLocations:
+            premium && size > 300
+              ? [
+                  {
+                    location: location === "West Europe" ? "North Europe" : "West Europe",
+                    sku: { name: tier, capacity: 1 },
+                  },
+                ]
+              : [],
+        },
+      }),
+    );
 
     // Every other Premium instance has team workspaces holding a tenth of its APIs.
     const withWorkspaces = premium && premiumSeen++ % 2 === 0;
@@ -213,22 +210,14 @@ export function generateApimEstate(
       if (type === "graphql") graphqlApis += 1;
       if (type === undefined) restApis.push(apiName);
       const apiId = `${serviceId}/apis/${apiName}`;
-      resources.push({
-        id: apiId,
-        name: apiName,
-        type: "Microsoft.ApiManagement/service/apis",
-        properties: apiProperties(apiName, 1, true, type),
-      });
+      resources.push(apimApiResource(apiId, apiProperties(apiName, 1, true, type)));
       // One API in seven has a newer revision in the works; one in twenty-one two of them.
       const revisions = j % 7 === 3 ? (j % 21 === 3 ? 2 : 1) : 0;
       for (let r = 2; r <= revisions + 1; r += 1) {
         const revision = `${apiName};rev=${r}`;
-        resources.push({
-          id: `${serviceId}/apis/${revision}`,
-          name: revision,
-          type: "Microsoft.ApiManagement/service/apis",
-          properties: apiProperties(revision, r, false, type),
-        });
+        resources.push(
+          apimApiResource(`${serviceId}/apis/${revision}`, apiProperties(revision, r, false, type)),
+        );
         nonCurrentRevisions += 1;
       }
     }
@@ -239,20 +228,15 @@ export function generateApimEstate(
       perWorkspace.forEach((count, w) => {
         const workspace = `team-${["marketing", "partners", "mobile"][w] ?? String(w)}`;
         const workspaceId = `${serviceId}/workspaces/${workspace}`;
-        resources.push({
-          id: workspaceId,
-          name: workspace,
-          type: "Microsoft.ApiManagement/service/workspaces",
-          properties: { displayName: workspace, description: `${workspace} workspace` },
-        });
+        resources.push(
+          apimChildResource(serviceId, "workspaces", workspace, {
+            displayName: workspace,
+            description: `${workspace} workspace`,
+          }),
+        );
         for (let j = 0; j < count; j += 1) {
           const apiName = `${workspace}-${API_WORDS[j % API_WORDS.length] ?? "api"}-${j.toString().padStart(3, "0")}`;
-          resources.push({
-            id: `${workspaceId}/apis/${apiName}`,
-            name: apiName,
-            type: "Microsoft.ApiManagement/service/workspaces/apis",
-            properties: apiProperties(apiName, 1, true),
-          });
+          resources.push(apimApiResource(`${workspaceId}/apis/${apiName}`, apiProperties(apiName, 1, true)));
         }
         workspaceApis += count;
       });
@@ -265,20 +249,15 @@ export function generateApimEstate(
       for (let g = 0; g < gatewayCount; g += 1) {
         const gateway = `gw-site-${g + 1}`;
         const gatewayId = `${serviceId}/gateways/${gateway}`;
-        resources.push({
-          id: gatewayId,
-          name: gateway,
-          type: "Microsoft.ApiManagement/service/gateways",
-          properties: { locationData: { name: `Site ${g + 1}` }, description: "self-hosted gateway" },
-        });
+        resources.push(
+          apimChildResource(serviceId, "gateways", gateway, {
+            locationData: { name: `Site ${g + 1}` },
+            description: "self-hosted gateway",
+          }),
+        );
         gateways += 1;
         for (const apiName of restApis.slice(g * linked, (g + 1) * linked)) {
-          resources.push({
-            id: `${gatewayId}/apis/${apiName}`,
-            name: apiName,
-            type: "Microsoft.ApiManagement/service/gateways/apis",
-            properties: { path: apiName, isCurrent: true, apiRevision: "1" },
-          });
+          resources.push(apimApiResource(`${gatewayId}/apis/${apiName}`, apiProperties(apiName, 1, true)));
           gatewayApiLinks += 1;
         }
       }
@@ -286,17 +265,7 @@ export function generateApimEstate(
 
     const onboarded = restApis.slice(0, Math.round(restApis.length * onboardedShare));
     for (const apiName of onboarded) {
-      resources.push({
-        id: `${serviceId}/providers/Microsoft.Security/apiCollections/${apiName}`,
-        name: apiName,
-        type: "Microsoft.Security/apiCollections",
-        properties: {
-          provisioningState: "Succeeded",
-          displayName: apiName,
-          discoveredVia: serviceId,
-          baseUrl: `https://${name}.azure-api.net/${apiName}`,
-        },
-      });
+      resources.push(apiCollectionResource(serviceId, apiName));
     }
     onboardedApis += onboarded.length;
 

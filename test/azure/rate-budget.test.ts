@@ -4,7 +4,7 @@ import { withRunDeadline } from "../../src/azure/call-limits.js";
 import { ThrottledError } from "../../src/azure/errors.js";
 import { createAzureGateway, type AzureGateway } from "../../src/azure/index.js";
 import { simulatorCredential } from "../../src/cli/simulate.js";
-import { call } from "../sim/helpers.js";
+import { call } from "../support/sim.js";
 import { estate, SUB_A } from "../support/estate.js";
 
 let sim: Simulator | undefined;

@@ -6,7 +6,7 @@ import type { Estate } from "../../sim/index.js";
 import type { RolloutStatusRow } from "../../src/cli/rollout.js";
 import { createTableStateStore } from "../../src/azure/table-state-store.js";
 import type { OutcomeRecord } from "../../src/model/outcome.js";
-import { apimApi, apimService, SUB } from "../sim/helpers.js";
+import { apimApi, apimService, SUB } from "../support/sim.js";
 import { useAzurite } from "../support/azurite.js";
 import { BASE_ENV } from "../support/azure.js";
 import { cli } from "../support/cli.js";

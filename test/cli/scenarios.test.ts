@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Estate } from "../../sim/index.js";
 import type { OutcomeRecord } from "../../src/model/outcome.js";
-import { apimApi, apimService, SUB } from "../sim/helpers.js";
+import { apimApi, apimService, SUB } from "../support/sim.js";
 import { BASE_ENV } from "../support/azure.js";
 import { cli } from "../support/cli.js";
 import { PROTECTED_PROPERTIES, SUB_A, cluster, clusterId, estate } from "../support/estate.js";

@@ -7,7 +7,7 @@ import { parseEstate } from "../../sim/index.js";
 import { runCli, type Interrupt } from "../../src/cli/main.js";
 import { kindInfo } from "../../src/model/targets.js";
 import type { OutcomeRecord } from "../../src/model/outcome.js";
-import { apimApi, apimService, SUB } from "../sim/helpers.js";
+import { apimApi, apimService, SUB } from "../support/sim.js";
 import { BASE_ENV } from "../support/azure.js";
 import { bundleCli, runCliProcess } from "../support/cli-process.js";
 import { cluster, estate } from "../support/estate.js";

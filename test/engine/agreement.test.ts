@@ -19,7 +19,7 @@ import {
   workspace,
   workspaceId,
 } from "../support/estate.js";
-import { apimApi, apimService, fakeClock, SUB } from "../sim/helpers.js";
+import { apimApi, apimService, fakeClock, SUB } from "../support/sim.js";
 
 let world: TestWorld | undefined;
 afterEach(async () => {

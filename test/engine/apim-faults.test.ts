@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { ArmResource } from "../../sim/index.js";
 import { rolloutKeyHash } from "../../src/rollout/state-store.js";
 import type { RolloutState } from "../../src/rollout/types.js";
-import { apimService, collectionId, serviceId } from "../sim/helpers.js";
+import { apimService, collectionId, serviceId } from "../support/sim.js";
 import type { TestWorld } from "../support/azure.js";
 import {
   MINUTE,

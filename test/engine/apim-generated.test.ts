@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ArmResource, Estate, RecordedRequest } from "../../sim/index.js";
 import type { OutcomeRecord } from "../../src/model/outcome.js";
-import { apimApi, apimChild, apimService, collectionId, fakeClock, serviceId, SUB } from "../sim/helpers.js";
+import { apimApi, apimChild, apimService, collectionId, fakeClock, serviceId, SUB } from "../support/sim.js";
 import { runInfo, startWorld } from "../support/azure.js";
 
 const MINUTE = 60_000;

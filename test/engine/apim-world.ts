@@ -1,7 +1,7 @@
 /** A simulator and an engine sharing one fake clock, for API onboarding tests; and what to read from a run. */
 import type { ArmResource, Estate, SimulatorOptions } from "../../sim/index.js";
 import type { OutcomeRecord } from "../../src/model/outcome.js";
-import { apimApi, fakeClock, SUB } from "../sim/helpers.js";
+import { apimApi, fakeClock, SUB } from "../support/sim.js";
 import { runInfo, startWorld, type TestWorld } from "../support/azure.js";
 
 export const MINUTE = 60_000;

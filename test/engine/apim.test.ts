@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { apimApi, apimChild, apimService, serviceId } from "../sim/helpers.js";
+import { apimApi, apimChild, apimService, serviceId } from "../support/sim.js";
 import { createFileStateStore } from "../../src/rollout/file-state-store.js";
 import { runInfo, writes, type TestWorld } from "../support/azure.js";
 import {

@@ -19,7 +19,7 @@ import {
 } from "../support/arc.js";
 import { runInfo, startWorld, writes, type TestWorld } from "../support/azure.js";
 import { SUB_A, workspace, workspaceId } from "../support/estate.js";
-import { call, fakeClock } from "../sim/helpers.js";
+import { call, fakeClock } from "../support/sim.js";
 
 let world: TestWorld | undefined;
 afterEach(async () => {

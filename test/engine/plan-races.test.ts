@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Simulator } from "../../sim/index.js";
 import { runInfo, startWorld, statusOf, type TestWorld } from "../support/azure.js";
 import { PROTECTED_PROPERTIES, SUB_A, cluster, estate } from "../support/estate.js";
-import { apimApi, apimService, call } from "../sim/helpers.js";
+import { apimApi, apimService, call } from "../support/sim.js";
 
 /**
  * Plans have no ETag: another writer (a person in the portal, Azure Policy, another tool) can change

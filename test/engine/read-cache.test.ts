@@ -4,7 +4,7 @@ import type { RunOptions } from "../../src/engine/engine.js";
 import { AKS_CLUSTER_CHECK_IDS } from "../../src/model/targets.js";
 import { runInfo, startWorld, type TestWorld } from "../support/azure.js";
 import { SUB_A, cluster, clusterId, estate, workspaceId } from "../support/estate.js";
-import { apimService, call } from "../sim/helpers.js";
+import { apimService, call } from "../support/sim.js";
 
 /**
  * Runs in one worker share reads through a short-lived cache (src/engine/read-cache.ts). What a user

@@ -8,7 +8,7 @@ import { startSimulator, type Simulator } from "../../sim/index.js";
 import { HANDLED_OPERATION_PREFIXES, parseEvent } from "../../src/events/parse.js";
 import { arcCluster, arcClusterId, clusterPlan } from "../support/arc.js";
 import { SUB_A, cluster, clusterId, workspace } from "../support/estate.js";
-import { call } from "../sim/helpers.js";
+import { call } from "../support/sim.js";
 
 const ARC = arcClusterId("edge-1");
 const AKS = clusterId("aks-1");

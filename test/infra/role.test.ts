@@ -10,7 +10,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { actionsReadThrough, armActionFor, grants } from "../support/arm-actions.js";
-import { apimApi, apimService, fakeClock } from "../sim/helpers.js";
+import { apimApi, apimService, fakeClock } from "../support/sim.js";
 
 const role = JSON.parse(
   readFileSync(new URL("../../infra/autoprotect-role.json", import.meta.url), "utf8"),

@@ -18,7 +18,7 @@ import { TITLES } from "../../src/report/data.js";
 import { allQueries, forScope, loadQueryFile } from "../../src/report/queries.js";
 import { buildHistory, SAMPLE_WORKSPACE } from "../support/report-history.js";
 import { SUB_A, SUB_B, clusterId, estate, workspace } from "../support/estate.js";
-import { fakeClock } from "../sim/helpers.js";
+import { fakeClock } from "../support/sim.js";
 
 const CUSTOMER_ID = "5f0a7a0e-3b8c-4f1e-9a55-2f5c6d7e8f90";
 const RULE = "dcr-0123456789abcdef0123456789abcdef";

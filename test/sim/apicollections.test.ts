@@ -14,7 +14,7 @@ import {
   serviceId,
   SUB,
   type HttpAnswer,
-} from "./helpers.js";
+} from "../support/sim.js";
 
 const API = "api-version=2023-11-15";
 let sim: Simulator | undefined;

@@ -18,7 +18,7 @@ import {
   fakeClock,
   serviceId,
   SUB,
-} from "./helpers.js";
+} from "../support/sim.js";
 
 const sims: Simulator[] = [];
 afterEach(async () => {

@@ -12,7 +12,7 @@ import {
   sdkOptions,
   serviceId,
   SUB,
-} from "./helpers.js";
+} from "../support/sim.js";
 
 const API = "api-version=2024-05-01";
 let sim: Simulator | undefined;

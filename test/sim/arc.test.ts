@@ -13,7 +13,7 @@ import {
   POLICY_TYPE,
 } from "../support/arc.js";
 import { cluster, clusterId, SUB_A, workspace } from "../support/estate.js";
-import { armError, call } from "./helpers.js";
+import { armError, call } from "../support/sim.js";
 
 let sim: Simulator | undefined;
 

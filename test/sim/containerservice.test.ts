@@ -12,7 +12,7 @@ import {
   sdkOptions,
   SUB,
   WORKSPACE_ID,
-} from "./helpers.js";
+} from "../support/sim.js";
 
 const API = "api-version=2026-04-01";
 let sim: Simulator | undefined;

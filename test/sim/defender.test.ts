@@ -25,7 +25,7 @@ import {
   SUB2,
   WORKSPACE_ID,
   workspace,
-} from "./helpers.js";
+} from "../support/sim.js";
 
 const GRAPH = "/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01";
 const LONG_AGO = "2026-01-10T08:00:00Z";

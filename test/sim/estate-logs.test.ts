@@ -14,7 +14,7 @@ import {
   type IngestionOptions,
   type Simulator,
 } from "../../sim/index.js";
-import { baseEstate, credential, fakeClock } from "./helpers.js";
+import { baseEstate, credential, fakeClock } from "../support/sim.js";
 
 const DCR = "dcr-0123456789abcdef0123456789abcdef";
 const STREAM = "Custom-AutoprotectOutcomes";

@@ -12,7 +12,17 @@ import {
   type Estate,
   type Simulator,
 } from "../../sim/index.js";
-import { baseEstate, call, cluster, clusterId, credential, RG, sdkOptions, SUB, SUB2 } from "./helpers.js";
+import {
+  baseEstate,
+  call,
+  cluster,
+  clusterId,
+  credential,
+  RG,
+  sdkOptions,
+  SUB,
+  SUB2,
+} from "../support/sim.js";
 
 let dir = "";
 const sims: Simulator[] = [];

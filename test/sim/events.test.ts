@@ -20,7 +20,7 @@ import {
   serviceId,
   SUB,
   type HttpAnswer,
-} from "./helpers.js";
+} from "../support/sim.js";
 
 const AKS = "api-version=2026-04-01";
 const SECURITY = "api-version=2024-01-01";

@@ -8,7 +8,7 @@ import {
 } from "@azure/monitor-query-logs";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, tableOfStream, type IngestionOptions, type Simulator } from "../../sim/index.js";
-import { baseEstate, call, credential, fakeClock } from "./helpers.js";
+import { baseEstate, call, credential, fakeClock } from "../support/sim.js";
 
 const DCR = "dcr-0123456789abcdef0123456789abcdef";
 const STREAM = "Custom-AutoprotectOutcomes";

@@ -12,7 +12,7 @@ import {
   serviceId,
   SUB,
   type HttpAnswer,
-} from "./helpers.js";
+} from "../support/sim.js";
 
 const NAMESPACE = "Microsoft.ApiManagement/service";
 const T0 = "2025-03-01T10:00:00Z";

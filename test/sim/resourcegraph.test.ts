@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../sim/index.js";
 import { createResourceGraphAdapter, DISCOVERY_QUERY } from "../../src/azure/resource-graph.js";
 import { simulatorCredential } from "../../src/cli/simulate.js";
-import { armError, baseEstate, call, cluster, SUB, SUB2 } from "./helpers.js";
+import { armError, baseEstate, call, cluster, SUB, SUB2 } from "../support/sim.js";
 
 const PATH = "/providers/Microsoft.ResourceGraph/resources?api-version=2022-10-01";
 

@@ -20,7 +20,7 @@ import {
   credential,
   SUB,
   type HttpAnswer,
-} from "./helpers.js";
+} from "../support/sim.js";
 
 const CLUSTER_API = "api-version=2026-04-01";
 const SUBSCRIPTIONS = "/subscriptions?api-version=2022-12-01";

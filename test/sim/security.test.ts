@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type Estate, type Simulator } from "../../sim/index.js";
-import { armError, call, SUB, SUB2 } from "./helpers.js";
+import { armError, call, SUB, SUB2 } from "../support/sim.js";
 
 const API = "api-version=2024-01-01";
 const pricings = (sub: string): string => `/subscriptions/${sub}/providers/Microsoft.Security/pricings`;

@@ -16,7 +16,7 @@ import {
   sdkOptions,
   SUB,
   WORKSPACE_ID,
-} from "./helpers.js";
+} from "../support/sim.js";
 
 const CLUSTER_API = "api-version=2026-04-01";
 const UNKNOWN_SUB = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d";

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { startSimulator, type Simulator } from "../../sim/index.js";
 import { createThrottle } from "../../sim/throttling.js";
-import { armError, baseEstate, call, clusterId, SUB, SUB2 } from "./helpers.js";
+import { armError, baseEstate, call, clusterId, SUB, SUB2 } from "../support/sim.js";
 
 const CLUSTER_API = "api-version=2026-04-01";
 

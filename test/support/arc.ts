@@ -1,10 +1,16 @@
+import {
+  clusterExtension,
+  clusterPlanResource,
+  connectedCluster,
+  connectedClusterId,
+} from "../../sim/builders.js";
 import type { ArmResource } from "../../sim/index.js";
 import { SUB_A, workspaceId } from "./estate.js";
 
 /** Builders for Arc-enabled clusters, their extensions and clusters' own plans, as ARM returns them. */
 
 export const arcClusterId = (name: string, sub = SUB_A, group = "rg-edge"): string =>
-  `/subscriptions/${sub}/resourceGroups/${group}/providers/Microsoft.Kubernetes/connectedClusters/${name}`;
+  connectedClusterId(sub, group, name);
 
 export const DEFENDER_TYPE = "microsoft.azuredefender.kubernetes";
 export const POLICY_TYPE = "microsoft.policyinsights";
@@ -19,24 +25,13 @@ interface ArcOptions {
 
 /** A connected cluster as ARM returns it at 2024-01-01 (GetClusterExample's shape). */
 export function arcCluster(name: string, options: ArcOptions = {}): ArmResource {
-  return {
-    id: arcClusterId(name, options.sub, options.group),
-    name,
-    type: "Microsoft.Kubernetes/connectedClusters",
-    location: "westeurope",
-    tags: options.tags ?? {},
-    identity: { type: "SystemAssigned" },
+  return connectedCluster(arcClusterId(name, options.sub, options.group), {
+    ...(options.tags === undefined ? {} : { tags: options.tags }),
     properties: {
-      agentPublicKeyCertificate: "MIICYzCCAcygAwIBAgIBADANBgkqhkiG9w0BAQUFADAuMQswCQYDVQQGEwJVUzEM",
-      kubernetesVersion: "1.31.4",
-      totalNodeCount: 3,
-      agentVersion: "1.24.4",
-      provisioningState: "Succeeded",
-      distribution: options.distribution ?? "k3s",
-      infrastructure: "generic",
-      connectivityStatus: options.connectivityStatus ?? "Connected",
+      ...(options.distribution === undefined ? {} : { distribution: options.distribution }),
+      ...(options.connectivityStatus === undefined ? {} : { connectivityStatus: options.connectivityStatus }),
     },
-  };
+  });
 }
 
 interface ExtensionOptions {
@@ -53,20 +48,14 @@ export function extension(
   extensionType: string,
   options: ExtensionOptions = {},
 ): ArmResource {
-  return {
-    id: `${clusterIdValue}/providers/Microsoft.KubernetesConfiguration/extensions/${name}`,
-    name,
-    type: "Microsoft.KubernetesConfiguration/extensions",
-    properties: {
-      extensionType,
-      autoUpgradeMinorVersion: true,
-      releaseTrain: "Stable",
-      provisioningState: options.provisioningState ?? "Succeeded",
-      configurationSettings: options.configurationSettings ?? {},
-      statuses: options.statuses ?? [],
-      ...(options.errorInfo === undefined ? {} : { errorInfo: options.errorInfo }),
-    },
-  };
+  return clusterExtension(clusterIdValue, name, extensionType, {
+    ...(options.provisioningState === undefined ? {} : { provisioningState: options.provisioningState }),
+    ...(options.configurationSettings === undefined
+      ? {}
+      : { configurationSettings: options.configurationSettings }),
+    ...(options.statuses === undefined ? {} : { statuses: options.statuses }),
+    ...(options.errorInfo === undefined ? {} : { errorInfo: options.errorInfo }),
+  });
 }
 
 export function defenderExtension(clusterIdValue: string, options: ExtensionOptions = {}): ArmResource {
@@ -81,18 +70,4 @@ export function policyExtension(clusterIdValue: string, options: ExtensionOption
 }
 
 /** A cluster's own Containers plan (`{clusterId}/providers/Microsoft.Security/pricings/Containers`). */
-export function clusterPlan(
-  clusterIdValue: string,
-  pricingTier: "Free" | "Standard",
-  extensions: Record<string, "True" | "False"> = {},
-): ArmResource {
-  return {
-    id: `${clusterIdValue}/providers/Microsoft.Security/pricings/Containers`,
-    name: "Containers",
-    type: "Microsoft.Security/pricings",
-    properties: {
-      pricingTier,
-      extensions: Object.entries(extensions).map(([name, isEnabled]) => ({ name, isEnabled })),
-    },
-  };
-}
+export const clusterPlan = clusterPlanResource;

@@ -1,27 +1,22 @@
+import {
+  logAnalyticsWorkspace,
+  managedCluster,
+  managedClusterId,
+  workspaceResourceId,
+} from "../../sim/builders.js";
 import type { Estate } from "../../sim/index.js";
 
 export const SUB_A = "0a1b2c3d-0000-4000-8000-00000000000a";
 export const SUB_B = "0a1b2c3d-0000-4000-8000-00000000000b";
 
 export const workspaceId = (sub = SUB_A, name = "law-main"): string =>
-  `/subscriptions/${sub}/resourceGroups/rg-monitor/providers/Microsoft.OperationalInsights/workspaces/${name}`;
+  workspaceResourceId(sub, "rg-monitor", name);
 
 export const clusterId = (name: string, sub = SUB_A, group = "rg-aks"): string =>
-  `/subscriptions/${sub}/resourceGroups/${group}/providers/Microsoft.ContainerService/managedClusters/${name}`;
+  managedClusterId(sub, group, name);
 
 export function workspace(id = workspaceId(), ingestion = "Enabled"): Estate["resources"][number] {
-  const name = id.split("/").at(-1) ?? "law";
-  return {
-    id,
-    name,
-    type: "Microsoft.OperationalInsights/workspaces",
-    location: "westeurope",
-    properties: {
-      provisioningState: "Succeeded",
-      publicNetworkAccessForIngestion: ingestion,
-      publicNetworkAccessForQuery: "Enabled",
-    },
-  };
+  return logAnalyticsWorkspace(id, { properties: { publicNetworkAccessForIngestion: ingestion } });
 }
 
 interface ClusterOptions {
@@ -33,40 +28,16 @@ interface ClusterOptions {
 
 /** A managed cluster as ARM returns it, with nothing protected unless `properties` says so. */
 export function cluster(name: string, options: ClusterOptions = {}): Estate["resources"][number] {
-  return {
-    id: clusterId(name, options.sub, options.group),
-    name,
-    type: "Microsoft.ContainerService/ManagedClusters",
-    location: "westeurope",
-    tags: options.tags ?? {},
-    sku: { name: "Base", tier: "Free" },
-    identity: { type: "SystemAssigned" },
+  return managedCluster(clusterId(name, options.sub, options.group), {
+    ...(options.tags === undefined ? {} : { tags: options.tags }),
     properties: {
-      provisioningState: "Succeeded",
-      powerState: { code: "Running" },
-      kubernetesVersion: "1.33",
-      dnsPrefix: `${name}-dns`,
-      enableRBAC: true,
       disableLocalAccounts: true,
       nodeResourceGroup: `MC_rg-aks_${name}_westeurope`,
-      agentPoolProfiles: [
-        {
-          name: "system",
-          count: 3,
-          vmSize: "Standard_D4ds_v5",
-          mode: "System",
-          osType: "Linux",
-          type: "VirtualMachineScaleSets",
-          enableNodePublicIP: false,
-        },
-      ],
-      networkProfile: { networkPlugin: "azure", loadBalancerSku: "standard", outboundType: "loadBalancer" },
       autoUpgradeProfile: { upgradeChannel: "patch", nodeOSUpgradeChannel: "NodeImage" },
       oidcIssuerProfile: { enabled: true },
-      addonProfiles: {},
       ...options.properties,
     },
-  };
+  });
 }
 
 export const PROTECTED_PROPERTIES = {

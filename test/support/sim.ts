@@ -1,5 +1,19 @@
+/**
+ * What the tests of the simulator and of the engine against it share: the simulator's credential and
+ * client options, a raw HTTPS call, ARM's error body, a clock moved by hand, and estates in `SUB` built
+ * with the simulator's own builders (sim/builders.ts).
+ */
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
 import { request } from "node:https";
+import {
+  apimApiResource,
+  apimChildResource,
+  apimServiceId,
+  apimServiceResource,
+  logAnalyticsWorkspace,
+  managedCluster,
+  managedClusterId,
+} from "../../sim/builders.js";
 import type { ArmResource, Estate, Simulator } from "../../sim/index.js";
 
 export const SUB = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
@@ -22,51 +36,36 @@ export function sdkOptions(sim: Simulator): {
 }
 
 export function clusterId(name: string, resourceGroup = RG, subscriptionId = SUB): string {
-  return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.ContainerService/managedClusters/${name}`;
+  return managedClusterId(subscriptionId, resourceGroup, name);
 }
 
+/** A cluster in the simulator's tests: in `SUB`, tagged `env: test`, the Azure Policy add-on off. */
 export function cluster(
   name: string,
   properties: Record<string, unknown> = {},
   resourceGroup = RG,
 ): ArmResource {
-  return {
-    id: clusterId(name, resourceGroup),
-    name,
-    type: "Microsoft.ContainerService/managedClusters",
-    location: "westeurope",
-    sku: { name: "Base", tier: "Free" },
+  return managedCluster(clusterId(name, resourceGroup), {
     tags: { env: "test" },
     properties: {
-      provisioningState: "Succeeded",
-      powerState: { code: "Running" },
       kubernetesVersion: "1.31.5",
       currentKubernetesVersion: "1.31.5",
       dnsPrefix: name,
       fqdn: `${name}-abcd1234.hcp.westeurope.azmk8s.io`,
-      agentPoolProfiles: [{ name: "system", count: 2, vmSize: "Standard_D2s_v5", mode: "System" }],
-      networkProfile: { networkPlugin: "azure", loadBalancerSku: "standard" },
       addonProfiles: { azurepolicy: { enabled: false } },
       ...properties,
     },
-  };
+  });
 }
 
 export function workspace(): ArmResource {
-  return {
-    id: WORKSPACE_ID,
-    name: "law1",
-    type: "Microsoft.OperationalInsights/workspaces",
-    location: "westeurope",
+  return logAnalyticsWorkspace(WORKSPACE_ID, {
     properties: {
       customerId: "6b1f0c1e-7d0c-4a57-9f3e-3c0f8a1b2c3d",
-      provisioningState: "Succeeded",
-      publicNetworkAccessForIngestion: "Enabled",
-      publicNetworkAccessForQuery: "Enabled",
       sku: { name: "PerGB2018" },
       retentionInDays: 30,
     },
-  };
+  });
 }
 
 export function baseEstate(extra: ArmResource[] = []): Estate {
@@ -137,41 +136,28 @@ export function armError(answer: HttpAnswer): { code: string; message: string } 
 export const APIM_RG = "rg-apis";
 
 export function serviceId(name: string, resourceGroup = APIM_RG, subscriptionId = SUB): string {
-  return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.ApiManagement/service/${name}`;
+  return apimServiceId(subscriptionId, resourceGroup, name);
 }
 
-/** An APIM service as ARM returns it (trimmed to what matters here). */
+/** An APIM service in `APIM_RG` of `SUB`, in one region unless `additionalLocations` says otherwise. */
 export function apimService(
   name: string,
   tier: string,
   options: { location?: string; additionalLocations?: string[]; capacity?: number } = {},
 ): ArmResource {
-  return {
-    id: serviceId(name),
-    name,
-    type: "Microsoft.ApiManagement/service",
-    location: options.location ?? "West Europe",
-    etag: "AAAAAAAWN/4=",
+  return apimServiceResource(serviceId(name), tier, {
+    ...(options.location === undefined ? {} : { location: options.location }),
     sku: { name: tier, capacity: options.capacity ?? (tier === "Consumption" ? 0 : 1) },
-    tags: {},
-    properties: {
-      publisherEmail: "apis@contoso.com",
-      publisherName: "Contoso",
-      provisioningState: "Succeeded",
-      targetProvisioningState: "",
-      gatewayUrl: `https://${name}.azure-api.net`,
-      ...(options.additionalLocations === undefined
+    properties:
+      options.additionalLocations === undefined
         ? {}
         : {
             additionalLocations: options.additionalLocations.map((location) => ({
               location,
               sku: { name: tier, capacity: 1 },
             })),
-          }),
-      virtualNetworkType: "None",
-      publicNetworkAccess: "Enabled",
-    },
-  };
+          },
+  });
 }
 
 /** An API of a service (or below a gateway or workspace when `parent` says so). */
@@ -187,27 +173,7 @@ export function apimApi(
       : parent.workspace !== undefined
         ? `/workspaces/${parent.workspace}`
         : "";
-  const type =
-    parent.gateway !== undefined
-      ? "Microsoft.ApiManagement/service/gateways/apis"
-      : parent.workspace !== undefined
-        ? "Microsoft.ApiManagement/service/workspaces/apis"
-        : "Microsoft.ApiManagement/service/apis";
-  const base = name.split(";")[0] ?? name;
-  return {
-    id: `${serviceId(service)}${below}/apis/${name}`,
-    name,
-    type,
-    properties: {
-      displayName: base.charAt(0).toUpperCase() + base.slice(1),
-      apiRevision: "1",
-      serviceUrl: `https://backend.contoso.com/${base}`,
-      path: base,
-      protocols: ["https"],
-      isCurrent: true,
-      ...properties,
-    },
-  };
+  return apimApiResource(`${serviceId(service)}${below}/apis/${name}`, properties);
 }
 
 export function apimChild(
@@ -216,12 +182,7 @@ export function apimChild(
   name: string,
   properties: Record<string, unknown>,
 ): ArmResource {
-  return {
-    id: `${serviceId(service)}/${kind}/${name}`,
-    name,
-    type: `Microsoft.ApiManagement/service/${kind}`,
-    properties,
-  };
+  return apimChildResource(serviceId(service), kind, name, properties);
 }
 
 export function collectionId(service: string, api: string): string {
