@@ -133,7 +133,7 @@ param discovery string = 'arm'
 
 @minValue(0)
 @maxValue(300)
-@description('AUTOPROTECT_READ_CACHE_SECONDS: how long a worker keeps the reads its runs share (group tags, workspaces, plan on); 0 turns it off')
+@description('AUTOPROTECT_READ_CACHE_SECONDS: how long a worker keeps the reads its runs share (group tags, workspaces, plan on, Defender assessments); 0 turns it off')
 param readCacheSeconds int = 60
 
 @minValue(1)

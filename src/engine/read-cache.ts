@@ -1,14 +1,18 @@
 /**
  * What runs in one worker share: a short-lived cache of reads that every event would otherwise repeat
- * (a resource group's tags, a workspace, a subscription's API Management services), and one plan check
- * per plan and subscription in flight at a time. A burst of creation events then costs the cluster's
- * read and its write, not three more reads each, and turns each plan on once.
+ * (a resource group's tags, a workspace, a subscription's API Management services, Defender for
+ * Cloud's assessments in a subscription), and one plan check per plan and subscription in flight at a
+ * time. A burst of creation events then costs the cluster's read and its write, not four more reads
+ * each, and turns each plan on once.
  *
  * What is safe to keep, and why:
  * - Only inputs of decisions whose write carries its own guard: a cluster is written with the ETag it
  *   was read with (a cached tag or workspace can make a write late, never make it overwrite anything),
  *   and a plan is read again right before it is written and once after (plans.ts). Nothing cached is
- *   the body of a write.
+ *   the body of a write. Defender's assessments decide no write at all (defender.agreement only
+ *   reports), and Defender itself takes hours to reassess: a minute's reuse changes no verdict, and a
+ *   burst of events costs one Resource Graph query per subscription, not one each (Resource Graph
+ *   allows a user about 15 queries in 5 seconds).
  * - A plan check's answer is kept only for the Containers plan, and only when the plan is on: cluster
  *   writes do not depend on it. The Defender for APIs plan gates API onboarding writes, so its answer
  *   is never kept; concurrent runs only share the check in flight.
@@ -141,9 +145,12 @@ const groupKey = (subscriptionId: string, resourceGroup: string): string =>
   `tags/${subscriptionId}/${resourceGroup}`;
 const workspaceKey = (workspaceId: string): string => `workspace/${workspaceId}`;
 const servicesKey = (subscriptionId: string): string => `apim-services/${subscriptionId}`;
+const assessmentsKey = (subscriptionIds: readonly string[]): string =>
+  `assessments/${[...subscriptionIds].sort().join(",")}`;
 
 /**
- * The gateway with its reads of group tags, workspaces and API Management service lists kept in
+ * The gateway with its reads of group tags, workspaces, API Management service lists and Defender's
+ * assessments kept in
  * `cache`, and every write of ours dropping what it may have made stale. Everything else goes to Azure.
  */
 export function withReadCache(azure: AzureGateway, cache: ReadCache): AzureGateway {
@@ -199,6 +206,15 @@ export function withReadCache(azure: AzureGateway, cache: ReadCache): AzureGatew
         azure.aks
           .startPutCluster(clusterId, body, eTag)
           .catch((error: unknown) => clusterWriteRefused(clusterId, error)),
+    },
+    resourceGraph: {
+      ...azure.resourceGraph,
+      listDefenderAssessments: (subscriptionIds) =>
+        cache.read(
+          assessmentsKey(subscriptionIds),
+          () => azure.resourceGraph.listDefenderAssessments(subscriptionIds),
+          () => true,
+        ),
     },
     security: {
       ...azure.security,

@@ -104,7 +104,7 @@ export const CONFIG_VARIABLES = {
   AUTOPROTECT_OPERATION_TIMEOUT_SECONDS:
     "waiting for a long-running write (an AKS update) ends after this long; the check is deferred (default 1800)",
   AUTOPROTECT_READ_CACHE_SECONDS:
-    "how long a worker keeps the reads its runs share (group tags, workspaces, plan on); 0 turns it off (default 60)",
+    "how long a worker keeps the reads its runs share (group tags, workspaces, plan on, Defender's assessments); 0 turns it off (default 60)",
   AUTOPROTECT_DISCOVERY:
     "arm (default: the sweep looks at every subscription in scope) or resource-graph (only those holding a cluster or an API Management service)",
   AUTOPROTECT_SWEEP_SCHEDULE:

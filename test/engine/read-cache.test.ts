@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { RecordedRequest } from "../../sim/index.js";
 import type { RunOptions } from "../../src/engine/engine.js";
+import { CHECK_IDS } from "../../src/model/checks.js";
 import { AKS_CLUSTER_CHECK_IDS } from "../../src/model/targets.js";
 import { runInfo, startWorld, type TestWorld } from "../support/azure.js";
 import { SUB_A, cluster, clusterId, estate, workspaceId } from "../support/estate.js";
@@ -29,6 +30,7 @@ const PLAN = /^\/subscriptions\/[^/]+\/providers\/Microsoft\.Security\/pricings\
 /** A cluster's own plan (aks.containers-plan-override reads it: one read per cluster, never kept). */
 const CLUSTER_PLAN = /\/managedClusters\/[^/]+\/providers\/Microsoft\.Security\/pricings\/Containers$/i;
 const CLUSTER = /\/managedClusters\/[^/]+$/i;
+const GRAPH = /^\/providers\/Microsoft\.ResourceGraph\/resources$/i;
 
 function clusters(n: number, group = (i: number) => (i % 2 === 0 ? "rg-aks" : "rg-other")) {
   return Array.from({ length: n }, (_, i) => cluster(`aks-${String(i)}`, { group: group(i) }));
@@ -168,6 +170,28 @@ describe("reads shared by the runs of one worker", () => {
     await engine.reconcile(onService, runInfo(), started);
     await engine.reconcile(onService, runInfo(), started);
     expect(count(world.sim.requests, "GET", /\/pricings\/Api$/i)).toBeGreaterThanOrEqual(2);
+  });
+
+  it("with the agreement on, a burst asks Resource Graph once per subscription, and again once the minute is up", async () => {
+    world = await startWorld(estate(clusters(20)), { AUTOPROTECT_CHECKS: CHECK_IDS.join(",") });
+    let now = Date.parse("2026-11-30T10:00:00Z");
+    const engine = world.engine({ now: () => new Date(now) });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        engine.reconcile(
+          onCluster(`aks-${String(i)}`, i % 2 === 0 ? "rg-aks" : "rg-other"),
+          runInfo(),
+          started,
+        ),
+      ),
+    );
+    expect(count(world.sim.requests, "POST", GRAPH)).toBe(1);
+    // Every cluster still has its agreement outcome.
+    for (const result of results)
+      expect(result.outcomes.filter((o) => o.Check === "defender.agreement")).toHaveLength(1);
+    now += 61_000;
+    await engine.reconcile(onCluster("aks-0"), runInfo(), started);
+    expect(count(world.sim.requests, "POST", GRAPH)).toBe(2);
   });
 
   it("keeps nothing with AUTOPROTECT_READ_CACHE_SECONDS=0", async () => {
