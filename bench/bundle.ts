@@ -405,8 +405,11 @@ const invokedDirectly =
   script !== undefined && existsSync(script) && realpathSync(script) === fileURLToPath(import.meta.url);
 
 if (invokedDirectly) {
-  const { values } = parseArgs({ options: { json: { type: "boolean" }, runs: { type: "string" } } });
-  const figures = runBundleBenchmark(Number(values.runs ?? 10));
+  const { values } = parseArgs({
+    options: { json: { type: "boolean" }, runs: { type: "string" }, baseline: { type: "string" } },
+  });
+  // `--baseline dist/baseline/dist`: today's build as `npm run bench` left it, loaded side by side.
+  const figures = runBundleBenchmark(Number(values.runs ?? 10), values.baseline);
   process.stdout.write(
     values.json === true
       ? `${JSON.stringify({ figures, checks: bundleBenchChecks(figures) })}\n`
