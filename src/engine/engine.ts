@@ -1,9 +1,9 @@
 import { withRunDeadline, runTimeLeftMs } from "../azure/call-limits.js";
 import type { AzureGateway } from "../azure/index.js";
-import { isConsumptionTier } from "../checks/index.js";
+import { findTagExclusion, isConsumptionTier } from "../checks/index.js";
 import type { ConnectedClusterResource } from "../model/arc.js";
 import type { CheckId, Finding } from "../model/checks.js";
-import type { ClusterResource } from "../model/cluster.js";
+import { clusterView, type ClusterResource } from "../model/cluster.js";
 import { inScope, type Config } from "../model/config.js";
 import type { OutcomeRecord } from "../model/outcome.js";
 import type { PricingSnapshot } from "../model/pricing.js";
@@ -295,7 +295,7 @@ class Run implements RunContext {
       );
       return;
     }
-    this.notePlanUser(id.subscriptionId, "Containers");
+    await this.notePlanUserUnlessExcluded(id.id, clusterView(cluster).tags, "Containers");
     // The cluster's own checks do not wait for the plan's (nothing in them depends on it).
     await Promise.all([
       this.planReady(id.subscriptionId, "Containers", planRead),
@@ -327,7 +327,7 @@ class Run implements RunContext {
       );
       return;
     }
-    this.notePlanUser(id.subscriptionId, "Containers");
+    await this.notePlanUserUnlessExcluded(id.id, cluster.tags, "Containers");
     await this.planReady(id.subscriptionId, "Containers");
     await reconcileArcCluster(this, id, cluster);
   }
@@ -371,7 +371,7 @@ class Run implements RunContext {
       notFound("no such API in this API Management service");
       return;
     }
-    if (!isConsumptionTier(service)) this.notePlanUser(serviceId.subscriptionId, "Api");
+    if (!isConsumptionTier(service)) await this.notePlanUserUnlessExcluded(service.id, service.tags, "Api");
     await this.planReady(serviceId.subscriptionId, "Api");
     await reconcileApimService(this, service.id, service, api?.names[1]);
   }
@@ -494,6 +494,28 @@ class Run implements RunContext {
 
   notePlanUser(subscriptionId: string, plan: PlanName): void {
     this.planUsers.add(`${plan}/${subscriptionId}`.toLowerCase());
+  }
+
+  /**
+   * A run on one resource counts it as a user of its plan unless a tag (its own or its group's)
+   * excludes it: a run on an excluded resource must not turn a billable plan on, and the plan check
+   * then looks for another user, as a sweep's does. Group tags that cannot be read note nothing.
+   */
+  private async notePlanUserUnlessExcluded(
+    resourceId: string,
+    tags: Readonly<Record<string, string>> | null | undefined,
+    plan: PlanName,
+  ): Promise<void> {
+    const { subscriptionId, resourceGroup } = parseResourceId(resourceId);
+    let groupTags: Record<string, string> | undefined;
+    try {
+      groupTags = resourceGroup === undefined ? undefined : await this.tagsOf(subscriptionId, resourceGroup);
+    } catch {
+      return;
+    }
+    if (findTagExclusion(this.config.excludeTag, tags ?? undefined, groupTags) === undefined) {
+      this.notePlanUser(subscriptionId, plan);
+    }
   }
 
   /**
