@@ -13,7 +13,7 @@ import { availableParallelism } from "node:os";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { startBenchAzurite } from "./azurite.js";
+import { startAzurite } from "./azurite.js";
 import { buildEstate, type EstateRecipe } from "./estates.js";
 import { startSimProcess, type SimProcessStats } from "./sim-process.js";
 
@@ -290,7 +290,7 @@ export async function tenantScenario(options: TenantOptions): Promise<TenantFigu
   ).length;
   const workspace = estate.resources.find((r) => r.type === "Microsoft.OperationalInsights/workspaces");
   const sim = await startSimProcess({ recipe, latencyMs: options.latencyMs, throttling: true });
-  const azurite = await startBenchAzurite();
+  const azurite = await startAzurite();
   try {
     const env: Record<string, string> = {
       AUTOPROTECT_MODE: "audit",
