@@ -6,6 +6,7 @@
 // bench/run.ts in a process of its own, for today's build or this one (`appRoot`).
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { resourceWriteEvent } from "../sim/builders.js";
 import { buildEstate } from "./estates.js";
 import { startSimProcess, type SeenRequest, type SimProcess, type SimProcessStats } from "./sim-process.js";
 
@@ -108,33 +109,6 @@ export function peakPerSecond(requests: readonly SeenRequest[]): { reads: number
   return { reads, writes };
 }
 
-/** A ResourceWriteSuccess as the subscription's system topic delivers it. */
-function clusterCreated(id: string, index: number): unknown {
-  const subscriptionId = id.split("/")[2] ?? "";
-  const operation = "Microsoft.ContainerService/managedClusters/write";
-  return {
-    topic: `/subscriptions/${subscriptionId}`,
-    subject: id,
-    eventType: "Microsoft.Resources.ResourceWriteSuccess",
-    eventTime: new Date().toISOString(),
-    id: `bench-event-${String(index)}`,
-    data: {
-      authorization: { scope: id, action: operation },
-      claims: {},
-      correlationId: "54ef1e39-6a82-44b3-abc1-bdeb6ce4d3c6",
-      httpRequest: "",
-      resourceProvider: "Microsoft.ContainerService",
-      resourceUri: id,
-      operationName: operation,
-      status: "Succeeded",
-      subscriptionId,
-      tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47",
-    },
-    dataVersion: "2",
-    metadataVersion: "1",
-  };
-}
-
 type AppModule = typeof import("../src/app.js");
 type EventGridModule = typeof import("../src/functions/eventgrid.js");
 type ConfigModule = typeof import("../src/model/config.js");
@@ -205,7 +179,7 @@ export async function burstScenario(options: BurstOptions): Promise<BurstFigures
           logHandler: () => undefined,
         });
         entered[i] = now();
-        const result = await handler(clusterCreated(id, i), context);
+        const result = await handler(resourceWriteEvent(id, `bench-event-${String(i)}`), context);
         handled[i] = now() - (entered[i] ?? 0);
         for (const o of result?.outcomes ?? []) {
           if (o.ResourceId !== id) continue;

@@ -228,3 +228,37 @@ export function clusterPlanResource(
     },
   };
 }
+
+/**
+ * A `ResourceWriteSuccess` for `resourceId` as its subscription's system topic delivers it (Event Grid
+ * schema, the data's required fields; azure-rest-api-specs' Event Grid examples), for tests and
+ * benchmarks that drive the event trigger's handler.
+ */
+export function resourceWriteEvent(
+  resourceId: string,
+  eventId: string,
+  operation = "Microsoft.ContainerService/managedClusters/write",
+): Record<string, unknown> {
+  const subscriptionId = resourceId.split("/")[2] ?? "";
+  return {
+    topic: `/subscriptions/${subscriptionId}`,
+    subject: resourceId,
+    eventType: "Microsoft.Resources.ResourceWriteSuccess",
+    eventTime: new Date().toISOString(),
+    id: eventId,
+    data: {
+      authorization: { scope: resourceId, action: operation },
+      claims: {},
+      correlationId: "54ef1e39-6a82-44b3-abc1-bdeb6ce4d3c6",
+      httpRequest: "",
+      resourceProvider: operation.split("/")[0] ?? "",
+      resourceUri: resourceId,
+      operationName: operation,
+      status: "Succeeded",
+      subscriptionId,
+      tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+    },
+    dataVersion: "2",
+    metadataVersion: "1",
+  };
+}

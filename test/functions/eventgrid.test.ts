@@ -1,5 +1,6 @@
 import { QueueClient } from "@azure/storage-queue";
 import { afterEach, describe, expect, it } from "vitest";
+import { resourceWriteEvent } from "../../sim/builders.js";
 import type { SimEvent } from "../../sim/index.js";
 import { RECONCILE_QUEUE } from "../../src/azure/queue.js";
 import { createTableScheduleLedger } from "../../src/azure/schedule-ledger.js";
@@ -20,29 +21,9 @@ afterEach(async () => {
 
 let eventCount = 0;
 /** A ResourceWriteSuccess as the subscription's system topic delivers it (see ../shared/fixtures). */
-function clusterWritten(id: string, operation = "Microsoft.ContainerService/managedClusters/write") {
+function clusterWritten(id: string, operation?: string) {
   eventCount += 1;
-  return {
-    topic: `/subscriptions/${SUB_A}`,
-    subject: id,
-    eventType: "Microsoft.Resources.ResourceWriteSuccess",
-    eventTime: new Date().toISOString(),
-    id: `event-${String(eventCount)}`,
-    data: {
-      authorization: { scope: id, action: operation },
-      claims: {},
-      correlationId: "54ef1e39-6a82-44b3-abc1-bdeb6ce4d3c6",
-      httpRequest: "",
-      resourceProvider: "Microsoft.ContainerService",
-      resourceUri: id,
-      operationName: operation,
-      status: "Succeeded",
-      subscriptionId: SUB_A,
-      tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47",
-    },
-    dataVersion: "2",
-    metadataVersion: "1",
-  };
+  return resourceWriteEvent(id, `event-${String(eventCount)}`, operation);
 }
 
 function clusterPuts(w: FunctionsWorld, name: string) {
