@@ -4,18 +4,10 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SIMULATED_WORKSPACE_ID } from "../../src/cli/simulate.js";
 import { CHECK_IDS, STATUSES } from "../../src/model/checks.js";
-import { OUTCOME_FIELDS, type OutcomeRecord } from "../../src/model/outcome.js";
+import { OUTCOME_FIELDS } from "../../src/model/outcome.js";
 import { BASE_ENV } from "../support/azure.js";
-import { cli } from "../support/cli.js";
+import { cli, records } from "../support/cli.js";
 import { PROTECTED_PROPERTIES, SUB_A, cluster, clusterId, estate } from "../support/estate.js";
-
-function records(stdout: string): OutcomeRecord[] {
-  return stdout
-    .trim()
-    .split("\n")
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as OutcomeRecord);
-}
 
 let dir: string;
 let estatePath: string;

@@ -6,16 +6,8 @@ import { runCli } from "../../src/cli/main.js";
 import { CHECK_IDS } from "../../src/model/checks.js";
 import type { OutcomeRecord } from "../../src/model/outcome.js";
 import { BASE_ENV } from "../support/azure.js";
-import { cli } from "../support/cli.js";
+import { cli, records } from "../support/cli.js";
 import { PROTECTED_PROPERTIES, SUB_A, SUB_B, cluster, estate, workspace } from "../support/estate.js";
-
-function records(stdout: string): OutcomeRecord[] {
-  return stdout
-    .trim()
-    .split("\n")
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as OutcomeRecord);
-}
 
 let dir: string;
 let estatePath: string;

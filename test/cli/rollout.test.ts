@@ -5,18 +5,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { Estate } from "../../sim/index.js";
 import type { RolloutStatusRow } from "../../src/cli/rollout.js";
 import { createTableStateStore } from "../../src/azure/table-state-store.js";
-import type { OutcomeRecord } from "../../src/model/outcome.js";
 import { apimApi, apimService, SUB } from "../support/sim.js";
 import { useAzurite } from "../support/azurite.js";
 import { BASE_ENV } from "../support/azure.js";
-import { cli } from "../support/cli.js";
-
-function records(stdout: string): OutcomeRecord[] {
-  return stdout
-    .split("\n")
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as OutcomeRecord);
-}
+import { cli, records } from "../support/cli.js";
 
 const service = apimService("apim-dev", "Developer");
 let dir: string;

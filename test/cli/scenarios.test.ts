@@ -6,18 +6,10 @@ import type { Estate } from "../../sim/index.js";
 import type { OutcomeRecord } from "../../src/model/outcome.js";
 import { apimApi, apimService, SUB } from "../support/sim.js";
 import { BASE_ENV } from "../support/azure.js";
-import { cli } from "../support/cli.js";
+import { cli, records } from "../support/cli.js";
 import { PROTECTED_PROPERTIES, SUB_A, cluster, clusterId, estate } from "../support/estate.js";
 
 const MINUTE = 60_000;
-
-function records(stdout: string): OutcomeRecord[] {
-  return stdout
-    .trim()
-    .split("\n")
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as OutcomeRecord);
-}
 
 /** Outcomes of one check by the last segment of their resource id. */
 function statusOf(outcomes: readonly OutcomeRecord[], check: string): Record<string, string> {

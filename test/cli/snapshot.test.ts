@@ -3,16 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parseEstate, type Estate } from "../../sim/index.js";
-import type { OutcomeRecord } from "../../src/model/outcome.js";
 import { BASE_ENV } from "../support/azure.js";
-import { cli } from "../support/cli.js";
-
-function records(stdout: string): OutcomeRecord[] {
-  return stdout
-    .split("\n")
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as OutcomeRecord);
-}
+import { cli, records } from "../support/cli.js";
 
 /** Recognisable fake secrets, planted where a careless snapshot would copy them. */
 const SECRETS = {

@@ -6,18 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseEstate } from "../../sim/index.js";
 import { runCli, type Interrupt } from "../../src/cli/main.js";
 import { kindInfo } from "../../src/model/targets.js";
-import type { OutcomeRecord } from "../../src/model/outcome.js";
 import { apimApi, apimService, SUB } from "../support/sim.js";
 import { BASE_ENV } from "../support/azure.js";
 import { bundleCli, runCliProcess } from "../support/cli-process.js";
 import { cluster, estate } from "../support/estate.js";
-
-function records(stdout: string): OutcomeRecord[] {
-  return stdout
-    .split("\n")
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as OutcomeRecord);
-}
+import { records } from "../support/cli.js";
 
 const CLUSTERS = 40;
 let dir: string;

@@ -1,4 +1,5 @@
 import { runCli } from "../../src/cli/main.js";
+import type { OutcomeRecord } from "../../src/model/outcome.js";
 import { BASE_ENV } from "./azure.js";
 
 export interface Captured {
@@ -22,4 +23,13 @@ export async function cli(
     ...(stdin === undefined ? {} : { readStdin: () => Promise.resolve(stdin) }),
   });
   return { code, stdout, stderr };
+}
+
+/** The outcome records a `--json` (or `-o json`) run printed, one per line. */
+export function records(stdout: string): OutcomeRecord[] {
+  return stdout
+    .trim()
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as OutcomeRecord);
 }
