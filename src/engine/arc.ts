@@ -26,6 +26,7 @@ import type { WorkspaceSnapshot } from "../model/cluster.js";
 import type { ParsedResourceId } from "../model/resource-id.js";
 import { ARC_CLUSTER_CHECK_IDS } from "../model/targets.js";
 import type { OutcomeFields } from "../outcomes/record.js";
+import { readWorkspace } from "./cluster.js";
 import { budgetExhausted, describeError, outcomeOfError } from "./errors.js";
 import type { PendingOperation, RunContext } from "./run-context.js";
 
@@ -74,10 +75,6 @@ function emitter(run: RunContext, id: ParsedResourceId) {
       resourceId = typeof cluster.id === "string" ? cluster.id : resourceId;
     },
   };
-}
-
-async function readWorkspace(run: RunContext, workspaceId: string | undefined): Promise<WorkspaceSnapshot> {
-  return workspaceId === undefined ? { state: "none" } : run.azure.logAnalytics.getWorkspace(workspaceId);
 }
 
 /** Reads what the cluster's checks need and plans them; an excluded cluster costs no further reads. */

@@ -100,7 +100,11 @@ function outcomes(run: RunContext, id: ParsedResourceId) {
   };
 }
 
-async function readWorkspace(run: RunContext, workspaceId: string | undefined): Promise<WorkspaceSnapshot> {
+/** The sensor's workspace as Azure has it ("none" when no workspace is set): AKS and Arc alike. */
+export async function readWorkspace(
+  run: RunContext,
+  workspaceId: string | undefined,
+): Promise<WorkspaceSnapshot> {
   return workspaceId === undefined ? { state: "none" } : run.azure.logAnalytics.getWorkspace(workspaceId);
 }
 
