@@ -95,6 +95,8 @@ export const CALL_KINDS: readonly CallKind[] = [
     pathRegex: "/providers/Microsoft\\.ApiManagement/service/apim-matrix$",
   },
   { name: "list APIs", method: "GET", pathRegex: "/service/apim-matrix/apis$" },
+  // A Developer instance may run self-hosted gateways: their APIs are read before any onboarding.
+  { name: "list self-hosted gateways", method: "GET", pathRegex: "/service/apim-matrix/gateways$" },
   {
     name: "list API collections",
     method: "GET",
