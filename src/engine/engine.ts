@@ -180,7 +180,10 @@ class Run implements RunContext {
     const bySubscription = new Map<string, OutcomeRecord[]>();
     for (const outcome of this.outcomes) {
       const key = outcome.SubscriptionId.toLowerCase();
-      bySubscription.set(key, [...(bySubscription.get(key) ?? []), outcome]);
+      // Appended in place: a service's run has thousands of outcomes in one subscription.
+      const group = bySubscription.get(key);
+      if (group === undefined) bySubscription.set(key, [outcome]);
+      else group.push(outcome);
     }
     for (const [key, outcomes] of bySubscription) {
       const change = waitChanges(outcomes, this.loadedWaits.get(key) ?? new Map());
