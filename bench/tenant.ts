@@ -10,11 +10,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { getHeapStatistics } from "node:v8";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { startAzurite } from "./azurite.js";
 import { buildEstate, type EstateRecipe } from "./estates.js";
+import { instanceMemory } from "./instance-memory.js";
 import { startSimProcess, type SimProcessStats } from "./sim-process.js";
 
 export interface TenantOptions {
@@ -27,12 +29,18 @@ export interface TenantOptions {
   readonly services: number;
   readonly apis: number;
   readonly latencyMs: number;
+  /** Each worker process runs in this much memory, as on an instance of the Bicep's instanceMemoryMB. */
+  readonly instanceMemoryMB: number;
 }
 
 export interface WorkerFigures {
   readonly runs: number;
   readonly cpuMs: number;
   readonly peakRssMiB: number;
+  /** The memory the worker's process could use as Node saw it (its cgroup's limit), or none. */
+  readonly memoryLimitMiB?: number;
+  /** The heap V8 sized from that memory. */
+  readonly heapLimitMiB: number;
 }
 
 export interface TenantFigures {
@@ -149,11 +157,16 @@ async function worker(config: WorkerConfig): Promise<void> {
     });
   const report = (runs: number): void => {
     const cpu = process.cpuUsage();
+    const mib = (bytes: number): number => Math.round(bytes / 1048576);
+    // Node answers 2^64 - 1 (or 0) where no cgroup limits the process.
+    const constrained = process.constrainedMemory();
     write({
       kind: "stats",
       runs,
       cpuMs: Math.round((cpu.user + cpu.system) / 1000),
       peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+      ...(constrained > 0 && constrained < 2 ** 50 ? { memoryLimitMiB: mib(constrained) } : {}),
+      heapLimitMiB: mib(getHeapStatistics().heap_size_limit),
     });
   };
 
@@ -250,12 +263,22 @@ async function worker(config: WorkerConfig): Promise<void> {
   report(runs);
 }
 
+let workersSpawned = 0;
+
+/** A worker process, in memory of an instance's size where a cgroup can give it that. */
 function spawnWorker(
   config: WorkerConfig,
+  memoryMB: number,
   onLine: (line: WorkerLine) => void,
 ): { child: ChildProcess; done: Promise<void> } {
   const execArgv = (process.env.BENCH_WORKER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
-  const child = spawn(process.execPath, [...execArgv, fileURLToPath(import.meta.url), "--tenant-worker"], {
+  const memory = instanceMemory(`${String(process.pid)}-${String((workersSpawned += 1))}`, memoryMB);
+  const [command, args] = memory.spawnArgs(process.execPath, [
+    ...execArgv,
+    fileURLToPath(import.meta.url),
+    "--tenant-worker",
+  ]);
+  const child = spawn(command, args, {
     stdio: ["pipe", "pipe", "inherit"],
     env: { ...process.env, BENCH_TENANT_WORKER: JSON.stringify(config) },
   });
@@ -265,6 +288,7 @@ function spawnWorker(
   });
   const done = new Promise<void>((resolve, reject) => {
     child.once("exit", (code) => {
+      memory.remove();
       if (code === 0) resolve();
       else reject(new Error(`a tenant worker exited with ${String(code)}`));
     });
@@ -310,7 +334,7 @@ export async function tenantScenario(options: TenantOptions): Promise<TenantFigu
     const started = now();
     let timerMs = 0;
     if (options.build === "today") {
-      const { done } = spawnWorker(config("timer-inline"), (line) => {
+      const { done } = spawnWorker(config("timer-inline"), options.instanceMemoryMB, (line) => {
         if (line.kind === "look") looks.push(line);
         else perWorker.push(line);
       });
@@ -336,7 +360,7 @@ export async function tenantScenario(options: TenantOptions): Promise<TenantFigu
       });
       const expected = new Set([...subscriptionIds.map((s) => `/subscriptions/${s}`), ...serviceIds]);
       const workers = Array.from({ length: options.workers }, () =>
-        spawnWorker(config("queue"), (line) => {
+        spawnWorker(config("queue"), options.instanceMemoryMB, (line) => {
           if (line.kind === "stats") {
             perWorker.push(line);
             return;
@@ -438,7 +462,11 @@ export async function tenantScenario(options: TenantOptions): Promise<TenantFigu
 
 export function formatTenant(f: TenantFigures): string {
   const workers = f.perWorker
-    .map((w) => `${String(w.cpuMs)} ms CPU / ${String(w.peakRssMiB)} MiB`)
+    .map(
+      (w) =>
+        `${String(w.cpuMs)} ms CPU / ${String(w.peakRssMiB)} MiB (heap limit ${String(w.heapLimitMiB)} MiB, ` +
+        `${w.memoryLimitMiB === undefined ? "no memory limit" : `in ${String(w.memoryLimitMiB)} MiB`})`,
+    )
     .join(", ");
   const statuses = Object.entries(f.outcomes)
     .map(([s, n]) => `${String(n)} ${s}`)
