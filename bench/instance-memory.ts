@@ -34,25 +34,24 @@ export function deployedInstanceMemoryMB(repositoryRoot: string): number {
 
 /** The directory of a new memory cgroup limited to `bytes` (v2, else v1), or undefined where none can be. */
 function makeCgroup(name: string, bytes: number): string | undefined {
+  const v2Controllers = join(CGROUP_ROOT, "cgroup.controllers");
+  const v2 = existsSync(v2Controllers) && readFileSync(v2Controllers, "utf8").split(/\s+/).includes("memory");
+  const v1 = !v2 && existsSync(join(CGROUP_ROOT, "memory", "memory.limit_in_bytes"));
+  if (!v2 && !v1) return undefined;
+  const dir = v2 ? join(CGROUP_ROOT, name) : join(CGROUP_ROOT, "memory", name);
   try {
-    const v2Controllers = join(CGROUP_ROOT, "cgroup.controllers");
-    if (existsSync(v2Controllers) && readFileSync(v2Controllers, "utf8").split(/\s+/).includes("memory")) {
-      const dir = join(CGROUP_ROOT, name);
-      mkdirSync(dir);
-      writeFileSync(join(dir, "memory.max"), String(bytes));
-      return dir;
-    }
-    const v1 = join(CGROUP_ROOT, "memory");
-    if (existsSync(join(v1, "memory.limit_in_bytes"))) {
-      const dir = join(v1, name);
-      mkdirSync(dir);
-      writeFileSync(join(dir, "memory.limit_in_bytes"), String(bytes));
-      return dir;
-    }
+    mkdirSync(dir);
   } catch {
-    // Not root, a read-only cgroup file system, no memory controller: unconstrained.
+    return undefined; // not root, or a read-only cgroup file system: unconstrained
   }
-  return undefined;
+  try {
+    writeFileSync(join(dir, v2 ? "memory.max" : "memory.limit_in_bytes"), String(bytes));
+    return dir;
+  } catch {
+    // The group was made but takes no limit (v2 without the memory controller delegated to it).
+    rmdirSync(dir);
+    return undefined;
+  }
 }
 
 export function instanceMemory(name: string, memoryMB: number): InstanceMemory {
