@@ -1,14 +1,15 @@
 /**
  * A Flex Consumption instance's memory for a benchmark's worker process (issue 16).
  *
- * Node sizes V8's heap from the memory its process may use: the machine's, or its memory cgroup's limit
- * when that is lower (Node's `process.constrainedMemory()`). V8 then lets garbage grow in proportion:
- * on this 24 GiB machine a worker gets a 4 GiB heap and lets its old generation grow to about four times
- * what survived the last full collection before collecting again; inside a 2,048 MB cgroup the heap is
- * 1 GiB and it grows to about 1.7 times (both measured here, Node 20, `--trace-gc`). So a worker's peak RSS measured on a
- * big machine is not what it is on an instance of `instanceMemoryMB` (infra/main.bicep, the instance's
- * container limit). Where a memory cgroup can be made (root, cgroup v1 or v2), each worker starts inside
- * one of the instance's size; elsewhere it runs unconstrained, and the figures say so.
+ * Node sizes V8's heap from the memory its process may use: the machine's, or its memory cgroup's
+ * limit when that is lower (Node's `process.constrainedMemory()`). V8 then lets garbage grow in
+ * proportion: on this 24 GiB machine a worker gets a 4 GiB heap and lets its old generation grow to
+ * about four times what survived the last full collection before collecting again; inside a 2,048 MB
+ * cgroup the heap is 1 GiB and it grows to about 1.7 times (both measured here, Node 20,
+ * `--trace-gc`). So a worker's peak RSS measured on a big machine is not what it is on an instance of
+ * `instanceMemoryMB` (infra/main.bicep), whose container has that limit. Where a memory cgroup can be
+ * made (root, cgroup v1 or v2), each worker starts inside one of the instance's size; elsewhere it
+ * runs unconstrained, and the figures say so.
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

@@ -5,8 +5,9 @@
 // them from the one Azurite queue as the Functions host would (batchSize 8 + newBatchThreshold 4 = up
 // to 12 in flight each) and run them with the queue trigger's handler; a subscription's look queues one
 // per API Management service, which the workers run too. Today's build: its timer handler sweeps every
-// subscription in one invocation, in one process. Each worker reports its own CPU and peak RSS; the
-// coordinator checks that every subscription and service was looked at, and never twice at once.
+// subscription in one invocation, in one process. Every worker process runs in an instance's memory
+// (bench/instance-memory.ts) and reports its own CPU and peak RSS; the coordinator checks that every
+// subscription and service was looked at, and never twice at once.
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
