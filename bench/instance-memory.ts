@@ -7,9 +7,10 @@
  * about four times what survived the last full collection before collecting again; inside a 2,048 MB
  * cgroup the heap is 1 GiB and it grows to about 1.7 times (both measured here, Node 20,
  * `--trace-gc`). So a worker's peak RSS measured on a big machine is not what it is on an instance of
- * `instanceMemoryMB` (infra/main.bicep), whose container has that limit. Where a memory cgroup can be
- * made (root, cgroup v1 or v2), each worker starts inside one of the instance's size; elsewhere it
- * runs unconstrained, and the figures say so.
+ * `instanceMemoryMB` (infra/main.bicep), if its container has that limit, as a Linux container's memory
+ * limit is a cgroup's (not verified in Azure). Where a memory cgroup can be made (root, cgroup v1 or
+ * v2), each worker starts inside one of the instance's size; elsewhere it runs unconstrained, and the
+ * figures say so.
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
