@@ -59,8 +59,11 @@ export function createTableScheduleLedger(options: TableOptions): ScheduleLedger
         ...(entry.lease === undefined ? {} : { LeaseId: entry.lease.id, LeaseUntil: entry.lease.until }),
       };
       try {
-        if (expectedVersion === undefined) await client.createEntity(entity);
-        else await client.updateEntity(entity, "Replace", { etag: expectedVersion });
+        const written =
+          expectedVersion === undefined
+            ? await client.createEntity(entity)
+            : await client.updateEntity(entity, "Replace", { etag: expectedVersion });
+        return written.etag;
       } catch (error) {
         if (isRestError(error) && (error.statusCode === 409 || error.statusCode === 412)) {
           throw new ScheduleConflictError(`the schedule of ${entry.resourceId} changed meanwhile`);

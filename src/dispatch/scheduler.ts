@@ -43,8 +43,11 @@ export interface LedgerEntry {
 /** One entry per resource, replaced by compare-and-swap. */
 export interface ScheduleLedger {
   get(resourceId: string): Promise<{ entry: LedgerEntry; version: string } | undefined>;
-  /** Throws ScheduleConflictError when the entry changed since `expectedVersion` was read. */
-  put(entry: LedgerEntry, expectedVersion: string | undefined): Promise<void>;
+  /**
+   * Throws ScheduleConflictError when the entry changed since `expectedVersion` was read. Answers the
+   * version written, where the store tells it.
+   */
+  put(entry: LedgerEntry, expectedVersion: string | undefined): Promise<string | undefined>;
 }
 
 export class ScheduleConflictError extends Error {
@@ -75,7 +78,13 @@ export interface ReconcileScheduler {
 }
 
 export type Claim =
-  | { readonly kind: "run"; readonly resourceId: string; readonly leaseId: string }
+  | {
+      readonly kind: "run";
+      readonly resourceId: string;
+      readonly leaseId: string;
+      /** The entry as the claim wrote it, and its version: what release replaces if nothing changed since. */
+      readonly claimed?: { readonly entry: LedgerEntry; readonly version: string };
+    }
   | { readonly kind: "superseded" }
   | { readonly kind: "running"; readonly until: string };
 
@@ -149,9 +158,15 @@ export function createQueueScheduler(deps: {
           return { kind: "running", until: held.until };
         }
         const lease = { id: randomUUID(), until: new Date(at + leaseSeconds * 1000).toISOString() };
+        const entry = { ...current.entry, lease };
         try {
-          await deps.ledger.put({ ...current.entry, lease }, current.version);
-          return { kind: "run", resourceId: message.resourceId, leaseId: lease.id };
+          const version = await deps.ledger.put(entry, current.version);
+          return {
+            kind: "run",
+            resourceId: message.resourceId,
+            leaseId: lease.id,
+            ...(version === undefined || version === "" ? {} : { claimed: { entry, version } }),
+          };
         } catch (error) {
           // Another worker claimed or rescheduled it in between: look again.
           if (!(error instanceof ScheduleConflictError)) throw error;
@@ -160,6 +175,17 @@ export function createQueueScheduler(deps: {
       return { kind: "superseded" };
     },
     async release(claim) {
+      // Nothing changed since the claim (the usual case): its own write's version spares a read.
+      if (claim.claimed !== undefined) {
+        const { lease: _ended, ...entry } = claim.claimed.entry;
+        try {
+          await deps.ledger.put(entry, claim.claimed.version);
+          return;
+        } catch (error) {
+          // Rescheduled meanwhile: read what is there now, and end only our lease.
+          if (!(error instanceof ScheduleConflictError)) throw error;
+        }
+      }
       for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt += 1) {
         const current = await deps.ledger.get(claim.resourceId);
         if (current?.entry.lease?.id !== claim.leaseId) return;

@@ -1,3 +1,4 @@
+import { TableClient } from "@azure/data-tables";
 import { QueueClient } from "@azure/storage-queue";
 import { afterEach, describe, expect, it } from "vitest";
 import { createReconcileQueue, RECONCILE_POISON_QUEUE } from "../../src/azure/queue.js";
@@ -219,9 +220,54 @@ describe("delayed reconcile work on an Azure Storage queue (Azurite)", () => {
     if (running.kind !== "run") throw new Error("not claimed");
     await scheduler.release(running);
     expect((await ledger.get(id))?.entry.lease).toBeUndefined();
+    // Ending the old lease kept the look queued meanwhile.
+    expect((await ledger.get(id))?.entry.token).toBe(second.token);
     const result = await createReconcileQueueHandler(() => runtime)(second, world.context("reconcileQueue"));
     expect(result?.outcomes.some((o) => o.Status === "remediated")).toBe(true);
     // The run released its own lease when it ended.
     expect((await ledger.get(id))?.entry.lease).toBeUndefined();
+  });
+
+  it("costs the schedule ledger three table requests a look: the claim reads and writes, the release only writes", async () => {
+    queues += 1;
+    const requests: string[] = [];
+    const tableClient = TableClient.fromConnectionString(
+      azurite().connectionString,
+      `Counted${String(queues)}`,
+      {
+        allowInsecureConnection: true,
+        additionalPolicies: [
+          {
+            position: "perCall",
+            policy: {
+              name: "count",
+              sendRequest: (request, next) => {
+                requests.push(request.method);
+                return next(request);
+              },
+            },
+          },
+        ],
+      },
+    );
+    const queueName = `reconcile-test-${String(queues)}`;
+    const ledger = createTableScheduleLedger({ tableClient });
+    const scheduler = createQueueScheduler({
+      ledger,
+      queue: createReconcileQueue({ connectionString: azurite().connectionString, queueName }),
+    });
+    const id = clusterId("aks-counted");
+    await scheduler.schedule([{ resourceId: id, afterSeconds: 0, reason: "sweep" }], "corr-1");
+    const [message] = await receiveAll(new QueueClient(azurite().connectionString, queueName));
+    if (message === undefined) throw new Error("no message");
+
+    requests.length = 0;
+    const claim = await scheduler.claim(message, 600);
+    if (claim.kind !== "run") throw new Error("not claimed");
+    await scheduler.release(claim);
+    expect(requests).toEqual(["GET", "PUT", "PUT"]);
+    const entry = (await ledger.get(id))?.entry;
+    expect(entry?.lease).toBeUndefined();
+    expect(entry?.token).toBe(message.token);
   });
 });
