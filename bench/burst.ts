@@ -5,8 +5,8 @@
 // to the cluster PUT's arrival at the simulator (both epoch clocks of this machine). Run by
 // bench/run.ts in a process of its own, for today's build or this one (`appRoot`).
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { resourceWriteEvent } from "../sim/builders.js";
+import { loadFromApp } from "./app-root.js";
 import { buildEstate } from "./estates.js";
 import { startSimProcess, type SeenRequest, type SimProcess, type SimProcessStats } from "./sim-process.js";
 
@@ -114,18 +114,14 @@ type EventGridModule = typeof import("../src/functions/eventgrid.js");
 type ConfigModule = typeof import("../src/model/config.js");
 type SimulateModule = typeof import("../src/cli/simulate.js");
 
-async function load<T>(appRoot: string, path: string): Promise<T> {
-  return (await import(pathToFileURL(join(appRoot, path)).href)) as T;
-}
-
 export async function burstScenario(options: BurstOptions): Promise<BurstFigures> {
   const { default: functions } = await import("@azure/functions");
   const [{ createApp }, { createEventGridHandler }, { loadConfig }, { simulatorCredential }] =
     await Promise.all([
-      load<AppModule>(options.appRoot, "src/app.js"),
-      load<EventGridModule>(options.appRoot, "src/functions/eventgrid.js"),
-      load<ConfigModule>(options.appRoot, "src/model/config.js"),
-      load<SimulateModule>(options.appRoot, "src/cli/simulate.js"),
+      loadFromApp<AppModule>(options.appRoot, "src/app.js"),
+      loadFromApp<EventGridModule>(options.appRoot, "src/functions/eventgrid.js"),
+      loadFromApp<ConfigModule>(options.appRoot, "src/model/config.js"),
+      loadFromApp<SimulateModule>(options.appRoot, "src/cli/simulate.js"),
     ]);
   const recipe = {
     kind: "unprotected" as const,

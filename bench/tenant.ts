@@ -14,8 +14,9 @@ import { availableParallelism } from "node:os";
 import { getHeapStatistics } from "node:v8";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { startAzurite } from "./azurite.js";
+import { loadFromApp } from "./app-root.js";
 import { buildEstate, type EstateRecipe } from "./estates.js";
 import { instanceMemory } from "./instance-memory.js";
 import { startSimProcess, type SimProcessStats } from "./sim-process.js";
@@ -122,10 +123,6 @@ type SweepModule = typeof import("../src/functions/sweep.js");
 type SimulateModule = typeof import("../src/cli/simulate.js");
 type QueueNameModule = typeof import("../src/azure/queue.js");
 
-async function load<T>(appRoot: string, path: string): Promise<T> {
-  return (await import(pathToFileURL(join(appRoot, path)).href)) as T;
-}
-
 function write(line: WorkerLine): void {
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }
@@ -140,8 +137,8 @@ function countOutcomes(outcomes: readonly { Status: string }[]): Record<string, 
 async function worker(config: WorkerConfig): Promise<void> {
   const [{ default: functions }, { createRuntime }, { simulatorCredential }] = await Promise.all([
     import("@azure/functions"),
-    load<RuntimeModule>(config.appRoot, "src/functions/runtime.js"),
-    load<SimulateModule>(config.appRoot, "src/cli/simulate.js"),
+    loadFromApp<RuntimeModule>(config.appRoot, "src/functions/runtime.js"),
+    loadFromApp<SimulateModule>(config.appRoot, "src/cli/simulate.js"),
   ]);
   const runtime = createRuntime(config.env, {
     credential: simulatorCredential,
@@ -173,7 +170,7 @@ async function worker(config: WorkerConfig): Promise<void> {
 
   if (config.role === "timer-inline") {
     // Today's timer: every subscription in one invocation.
-    const { createSweepHandler } = await load<SweepModule>(config.appRoot, "src/functions/sweep.js");
+    const { createSweepHandler } = await loadFromApp<SweepModule>(config.appRoot, "src/functions/sweep.js");
     const startedAt = now();
     const result = (await createSweepHandler(() => runtime)(
       {
@@ -196,8 +193,8 @@ async function worker(config: WorkerConfig): Promise<void> {
   }
 
   const [{ createReconcileQueueHandler }, { RECONCILE_QUEUE }, { QueueClient }] = await Promise.all([
-    load<QueueModule>(config.appRoot, "src/functions/queue.js"),
-    load<QueueNameModule>(config.appRoot, "src/azure/queue.js"),
+    loadFromApp<QueueModule>(config.appRoot, "src/functions/queue.js"),
+    loadFromApp<QueueNameModule>(config.appRoot, "src/azure/queue.js"),
     import("@azure/storage-queue"),
   ]);
   const queue = new QueueClient(config.env.AzureWebJobsStorage ?? "", RECONCILE_QUEUE);
@@ -344,9 +341,9 @@ export async function tenantScenario(options: TenantOptions): Promise<TenantFigu
       // The timer, here; the workers, each a process of its own.
       const [{ createRuntime }, { createSweepHandler }, { simulatorCredential }, { default: functions }] =
         await Promise.all([
-          load<RuntimeModule>(options.appRoot, "src/functions/runtime.js"),
-          load<SweepModule>(options.appRoot, "src/functions/sweep.js"),
-          load<SimulateModule>(options.appRoot, "src/cli/simulate.js"),
+          loadFromApp<RuntimeModule>(options.appRoot, "src/functions/runtime.js"),
+          loadFromApp<SweepModule>(options.appRoot, "src/functions/sweep.js"),
+          loadFromApp<SimulateModule>(options.appRoot, "src/cli/simulate.js"),
           import("@azure/functions"),
         ]);
       const runtime = createRuntime(env, {
